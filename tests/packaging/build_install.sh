@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The collection builds into a tarball without the repo's tooling, installs into a fresh path, and a playbook
+# runs lvs.cluster modules from that installed copy (not from this checkout).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+ansible-galaxy collection build --output-path "$WORK" "$ROOT" >/dev/null
+TARBALL=$(ls "$WORK"/lvs-cluster-*.tar.gz)
+echo "built $(basename "$TARBALL") ($(du -h "$TARBALL" | cut -f1))"
+
+# Nothing of the lab, the tests or the local environment may travel in the tarball.
+if tar -tzf "$TARBALL" | grep -E '^(lab|tests|scripts|molecule|requirements|\.venv|\.build|\.lab|\.ci)/'; then
+  echo "FAIL: the tarball carries repo-only files (above)" >&2
+  exit 1
+fi
+for required in galaxy.yml MANIFEST.json meta/runtime.yml plugins/modules/ipvs_table.py \
+    plugins/module_utils/_ipvs_model.py README.md; do
+  tar -tzf "$TARBALL" | grep -qx "$required" || { echo "FAIL: $required missing from the tarball" >&2; exit 1; }
+done
+
+ansible-galaxy collection install --no-deps -p "$WORK/installed" "$TARBALL" >/dev/null
+INSTALLED="$WORK/installed/ansible_collections/lvs/cluster"
+[ -f "$INSTALLED/MANIFEST.json" ] || { echo "FAIL: install did not produce $INSTALLED" >&2; exit 1; }
+
+# Use the installed copy only: no checkout on the collections path, and run from an empty directory.
+cd "$WORK"
+export ANSIBLE_COLLECTIONS_PATH="$WORK/installed"
+export ANSIBLE_CONFIG=/dev/null
+for module in $(ls "$INSTALLED/plugins/modules" | sed -n 's/\.py$//p'); do
+  ansible-doc -t module "lvs.cluster.$module" > "$WORK/doc.txt"
+  grep -q "lvs.cluster.$module" "$WORK/doc.txt" || { echo "FAIL: ansible-doc lvs.cluster.$module" >&2; exit 1; }
+done
+
+# This machine has no IPVS, so the module run proves loading and validation from the installed copy: bad input
+# must fail with a message naming the option and the value, from lvs.cluster's own module_utils.
+cat > "$WORK/use.yml" <<'YAML'
+- name: Use lvs.cluster from an installed copy
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Bad input is refused by the installed module
+      lvs.cluster.ipvs_table:
+        services:
+          - address: 192.0.2.10
+            port: 70000
+      register: result
+      ignore_errors: true
+
+    - name: The installed module answered with a validation error
+      ansible.builtin.assert:
+        that:
+          - result is failed
+          - "'port' in result.msg and '70000' in result.msg"
+        fail_msg: "{{ result }}"
+YAML
+ansible-playbook -i localhost, -c local "$WORK/use.yml" | tail -4
+echo "packaging: build, install and use from the installed copy passed"
