@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lvs.cluster contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that turn the shared cluster description (lvs_virtual_services) into what each host needs.
+
+Documentation of each filter is in the YAML file of the same name beside this one.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
+from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model
+
+
+def _parse(services, hostvars, groups):
+    try:
+        return cluster_model.parse_cluster(services, hostvars, groups)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def director_config(services, hostvars, groups):
+    cluster = _parse(services, hostvars, groups)
+    try:
+        return cluster_model.director_config(cluster)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def realserver_config(services, hostvars, groups, host):
+    return cluster_model.realserver_config(_parse(services, hostvars, groups), host)
+
+
+def ipvsadm_rules(services, hostvars, groups):
+    return render_rules(cluster_model.table(_parse(services, hostvars, groups)))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "director_config": director_config,
+            "realserver_config": realserver_config,
+            "ipvsadm_rules": ipvsadm_rules,
+        }

@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lvs.cluster contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The cluster description the director and realserver roles share (``lvs_virtual_services``).
+
+Private to the lvs.cluster collection: no stability promise.
+
+One list of virtual services, written once in the inventory, is parsed here into the IPVS model
+(``_ipvs_model``) and into what each host must do about it: the director's IPVS table, VIPs, marks and sysctls;
+a real server's VIPs and forwarding methods. Roles only call the filters built on these functions; templates
+render their output and decide nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
+    IpvsValidationError,
+    Table,
+    parse_address,
+    parse_choice,
+    parse_int,
+    parse_real,
+    parse_service,
+)
+
+# Options of a virtual service passed through to the IPVS model unchanged.
+_SERVICE_OPTIONS = ("protocol", "port", "fwmark", "scheduler", "persistent", "persistence_netmask", "one_packet",
+                    "scheduler_flags", "pe_name")
+# Options of a real server; a service may give defaults for them that each real server can override.
+_REAL_OPTIONS = ("port", "forwarding", "weight", "u_threshold", "l_threshold", "tun_type", "tun_port", "tun_flags")
+_REAL_DEFAULTS = {"real_port": "port", "forwarding": "forwarding", "tun_type": "tun_type", "tun_port": "tun_port",
+                  "tun_flags": "tun_flags"}
+_KNOWN_SERVICE_KEYS = set(_SERVICE_OPTIONS) | set(_REAL_DEFAULTS) | {
+    "name", "vip", "fwmark_ports", "real_servers", "real_server_group"}
+_KNOWN_REAL_KEYS = set(_REAL_OPTIONS) | {"host", "address"}
+_PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+class ClusterService(object):
+    """One entry of lvs_virtual_services, parsed: its IPVS service (with reals) and what the hosts need."""
+
+    def __init__(self, name, vip, service, fwmark_ports, real_hosts):
+        self.name = name
+        self.vip = vip
+        self.service = service
+        self.fwmark_ports = fwmark_ports
+        # address -> inventory host name, for the reals that are inventory hosts
+        self.real_hosts = real_hosts
+
+    @property
+    def family(self):
+        return self.service.key.family
+
+    def forwarding_methods(self):
+        return sorted(set(real.forwarding for real in self.service.reals))
+
+
+def _path(index, name=None):
+    base = "lvs_virtual_services[%d]" % index
+    return "%s.%s" % (base, name) if name else base
+
+
+def _host_address(host, hostvars, option):
+    variables = hostvars.get(host)
+    if variables is None:
+        raise IpvsValidationError(option, host, "is not a host of the inventory")
+    address = variables.get("lvs_real_address")
+    if address is None:
+        candidate = variables.get("ansible_host", host)
+        try:
+            address = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            raise IpvsValidationError(option, host, "has no lvs_real_address host variable (and its ansible_host "
+                                      "%r is not an IP address)" % candidate)
+    return parse_address(address, "%s (lvs_real_address of %s)" % (option, host))
+
+
+def _real_entries(entry, index, hostvars, groups):
+    """Every real server of an entry as (params, host name or None, path for errors)."""
+    reals = []
+    for real_index, real in enumerate(entry.get("real_servers") or []):
+        path = _path(index, "real_servers[%d]" % real_index)
+        if not isinstance(real, dict):
+            raise IpvsValidationError(path, real, "must be a dictionary")
+        unknown = sorted(set(real) - _KNOWN_REAL_KEYS)
+        if unknown:
+            raise IpvsValidationError("%s.%s" % (path, unknown[0]), real[unknown[0]], "is not a real server option")
+        if (real.get("host") is None) == (real.get("address") is None):
+            raise IpvsValidationError(path, real, "needs exactly one of host or address")
+        params = dict((name, real.get(name)) for name in _REAL_OPTIONS)
+        host = real.get("host")
+        params["address"] = (_host_address(host, hostvars, "%s.host" % path) if host
+                             else real.get("address"))
+        reals.append((params, host, path))
+    group = entry.get("real_server_group")
+    if group is not None:
+        path = _path(index, "real_server_group")
+        if group not in groups:
+            raise IpvsValidationError(path, group, "is not a group of the inventory")
+        for host in groups[group]:
+            params = dict((name, None) for name in _REAL_OPTIONS)
+            params["address"] = _host_address(host, hostvars, path)
+            params["weight"] = hostvars[host].get("lvs_real_weight")
+            reals.append((params, host, path))
+    if not reals:
+        raise IpvsValidationError(_path(index), entry.get("name"), "has no real_servers and no real_server_group")
+    return reals
+
+
+def parse_cluster_service(entry, index, hostvars, groups):
+    if not isinstance(entry, dict):
+        raise IpvsValidationError(_path(index), entry, "must be a dictionary")
+    unknown = sorted(set(entry) - _KNOWN_SERVICE_KEYS)
+    if unknown:
+        raise IpvsValidationError(_path(index, unknown[0]), entry[unknown[0]], "is not a virtual service option")
+    name = entry.get("name")
+    if not name:
+        raise IpvsValidationError(_path(index, "name"), name, "is required")
+    if entry.get("vip") is None:
+        raise IpvsValidationError(_path(index, "vip"), None, "is required")
+    vip = parse_address(entry["vip"], _path(index, "vip"))
+
+    params = dict((option, entry.get(option)) for option in _SERVICE_OPTIONS)
+    fwmark_ports = []
+    if entry.get("fwmark") is not None:
+        # The VIP keys the marking rule, not the IPVS service: a fwmark service has no address of its own.
+        params["port"] = None
+        params["family"] = "ipv6" if ":" in vip else "ipv4"
+        ports = entry.get("fwmark_ports")
+        if not ports:
+            raise IpvsValidationError(_path(index, "fwmark_ports"), ports,
+                                      "is required with fwmark: the marking rule must say which ports carry the mark")
+        fwmark_ports = [parse_int(port, _path(index, "fwmark_ports"), 1, 65535, "a port") for port in ports]
+        if entry.get("protocol") is not None:
+            parse_choice(entry["protocol"], _path(index, "protocol"), _PROTOCOLS)
+    else:
+        params["address"] = vip
+        if entry.get("fwmark_ports"):
+            raise IpvsValidationError(_path(index, "fwmark_ports"), entry["fwmark_ports"], "needs fwmark")
+        if params.get("port") is None:
+            raise IpvsValidationError(_path(index, "port"), None, "is required unless fwmark is given")
+    service = parse_service(params, path=_path(index))
+
+    reals = []
+    real_hosts = {}
+    seen = set()
+    for real_params, host, path in _real_entries(entry, index, hostvars, groups):
+        for default_name, option in _REAL_DEFAULTS.items():
+            if real_params.get(option) is None and entry.get(default_name) is not None:
+                real_params[option] = entry[default_name]
+        real = parse_real(real_params, service.key, path=path)
+        if real.key in seen:
+            raise IpvsValidationError(path, str(real), "is listed twice")
+        if real.address == vip:
+            raise IpvsValidationError(path, real.address, "is the VIP of the service: a real server needs an "
+                                      "address of its own")
+        seen.add(real.key)
+        reals.append(real)
+        if host:
+            real_hosts[real.address] = host
+    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts)
+
+
+def parse_cluster(entries, hostvars, groups):
+    """All of lvs_virtual_services, validated; duplicate names or services are errors."""
+    if not isinstance(entries, list):
+        raise IpvsValidationError("lvs_virtual_services", entries, "must be a list")
+    cluster = []
+    names = {}
+    keys = {}
+    for index, entry in enumerate(entries):
+        parsed = parse_cluster_service(entry, index, hostvars, groups)
+        if parsed.name in names:
+            raise IpvsValidationError(_path(index, "name"), parsed.name,
+                                      "is already used by lvs_virtual_services[%d]" % names[parsed.name])
+        if parsed.service.key in keys:
+            raise IpvsValidationError(_path(index), str(parsed.service.key),
+                                      "is already described by lvs_virtual_services[%d]" % keys[parsed.service.key])
+        names[parsed.name] = index
+        keys[parsed.service.key] = index
+        cluster.append(parsed)
+    return cluster
+
+
+def _all_real_addresses(cluster):
+    return set(real.address for item in cluster for real in item.service.reals)
+
+
+def table(cluster):
+    return Table(services=tuple(item.service for item in cluster))
+
+
+def ipvs_table_services(cluster):
+    """The ``services`` option of lvs.cluster.ipvs_table for the whole cluster."""
+    services = []
+    for item in cluster:
+        entry = item.service.to_dict(with_reals=False)
+        entry = dict((name, value) for name, value in entry.items() if value not in (None, [], False))
+        entry.pop("persistence_netmask", None)
+        if item.service.persistent is not None:
+            entry["persistence_netmask"] = item.service.persistence_netmask
+        entry["reals"] = [dict((name, value) for name, value in real.to_dict().items()
+                               if name != "family" and value not in (None, []))
+                          for real in item.service.reals]
+        services.append(entry)
+    return services
+
+
+def director_config(cluster):
+    """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use."""
+    vips = sorted(set((item.vip, item.family) for item in cluster))
+    marks = []
+    for item in cluster:
+        if item.service.key.is_fwmark:
+            marks.append({
+                "mark": item.service.key.fwmark,
+                "name": item.name,
+                "destination": [item.vip],
+                "protocol": item.service.key.protocol or "tcp",
+                "ports": item.fwmark_ports,
+            })
+    methods = sorted(set(method for item in cluster for method in item.forwarding_methods()))
+    real_addresses = _all_real_addresses(cluster)
+    for address, _family in vips:
+        if address in real_addresses:
+            raise IpvsValidationError("lvs_virtual_services", address,
+                                      "is both a VIP and a real server's address")
+    return {
+        "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
+                 for address, family in vips],
+        "marks": sorted(marks, key=lambda mark: mark["mark"]),
+        "forwarding_methods": methods,
+        "schedulers": sorted(set(item.service.scheduler for item in cluster)),
+        "services": ipvs_table_services(cluster),
+    }
+
+
+def realserver_config(cluster, host, host_address=None):
+    """What one real server needs: for each VIP it serves, how packets reach it (dr, tun or nat)."""
+    vips = {}
+    for item in cluster:
+        for real in item.service.reals:
+            if item.real_hosts.get(real.address) != host and real.address != host_address:
+                continue
+            entry = vips.setdefault(item.vip, {"address": item.vip, "family": item.family,
+                                               "prefix": 32 if item.family == "ipv4" else 128,
+                                               "forwarding": set(), "tun_types": set(), "services": []})
+            entry["forwarding"].add(real.forwarding)
+            if real.forwarding == "tun":
+                entry["tun_types"].add(real.tun_type)
+            entry["services"].append(item.name)
+    result = []
+    for address in sorted(vips):
+        entry = vips[address]
+        entry["forwarding"] = sorted(entry["forwarding"])
+        entry["tun_types"] = sorted(entry["tun_types"])
+        entry["services"] = sorted(set(entry["services"]))
+        result.append(entry)
+    return {
+        "vips": result,
+        "forwarding_methods": sorted(set(method for entry in result for method in entry["forwarding"])),
+    }

@@ -1,0 +1,52 @@
+"""ipvsadm restore lines rendered from the model."""
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import parse_real, parse_service, Table
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
+
+
+def _service(params, reals=()):
+    service = parse_service(params)
+    return service.with_reals(parse_real(real, service.key) for real in reals)
+
+
+def test_dr_service_with_two_reals_renders_like_ipvsadm_save():
+    table = Table(services=(_service({"address": "192.0.2.100", "port": 80, "scheduler": "rr"},
+                                     [{"address": "192.0.2.22"}, {"address": "192.0.2.21", "weight": 3}]),))
+    assert render_rules(table) == (
+        "-A -t 192.0.2.100:80 -s rr\n"
+        "-a -t 192.0.2.100:80 -r 192.0.2.21:80 -g -w 3\n"
+        "-a -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w 1\n"
+    )
+
+
+def test_persistence_netmask_flags_and_one_packet():
+    table = Table(services=(
+        _service({"protocol": "udp", "address": "2001:db8::53", "port": 53, "one_packet": True,
+                  "scheduler": "sh", "scheduler_flags": ["sh-port", "sh-fallback"]}),
+        _service({"address": "192.0.2.100", "port": 0, "persistent": 600,
+                  "persistence_netmask": "255.255.255.0"}),
+    ))
+    assert render_rules(table).splitlines() == [
+        "-A -t 192.0.2.100:0 -s wlc -p 600 -M 255.255.255.0",
+        "-A -u [2001:db8::53]:53 -s sh -b sh-fallback,sh-port -o",
+    ]
+
+
+def test_fwmark_nat_thresholds_and_tunnels():
+    fwm = _service({"fwmark": 7, "family": "ipv6", "persistent": True},
+                   [{"address": "2001:db8::21", "forwarding": "nat", "port": 8080, "u_threshold": 100,
+                     "l_threshold": 10}])
+    tun = _service({"address": "198.51.100.1", "port": 443},
+                   [{"address": "203.0.113.5", "forwarding": "tun", "tun_type": "gue", "tun_port": 6080,
+                     "tun_flags": ["remcsum"]},
+                    {"address": "203.0.113.6", "forwarding": "tun"}])
+    assert render_rules(Table(services=(fwm, tun))).splitlines() == [
+        "-A -t 198.51.100.1:443 -s wlc",
+        "-a -t 198.51.100.1:443 -r 203.0.113.5:443 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum",
+        "-a -t 198.51.100.1:443 -r 203.0.113.6:443 -i -w 1",
+        "-A -f 7 -6 -s wlc -p 300",
+        "-a -f 7 -6 -r [2001:db8::21]:8080 -m -w 1 -x 100 -y 10",
+    ]
+
+
+def test_empty_table_renders_nothing():
+    assert render_rules(Table()) == ""

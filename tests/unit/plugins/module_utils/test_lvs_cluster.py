@@ -1,0 +1,105 @@
+"""The shared cluster description: parsing, validation and each host's part."""
+import pytest
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
+from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster
+
+HOSTVARS = {
+    "rs1": {"lvs_real_address": "192.0.2.21"},
+    "rs2": {"lvs_real_address": "192.0.2.22", "lvs_real_weight": 3},
+    "rs3": {"ansible_host": "rs3.example"},
+    "director": {"lvs_real_address": "192.0.2.10"},
+}
+GROUPS = {"realservers": ["rs1", "rs2"], "all": ["rs1", "rs2", "director"]}
+
+
+def parse(entries):
+    return cluster.parse_cluster(entries, HOSTVARS, GROUPS)
+
+
+def web(**extra):
+    entry = {"name": "web", "vip": "192.0.2.100", "port": 80, "scheduler": "wrr", "real_server_group": "realservers"}
+    entry.update(extra)
+    return entry
+
+
+def test_group_reals_take_addresses_and_weights_from_hostvars():
+    (item,) = parse([web()])
+    assert [(real.address, real.port, real.weight, real.forwarding) for real in item.service.reals] == [
+        ("192.0.2.21", 80, 1, "dr"), ("192.0.2.22", 80, 3, "dr")]
+    assert item.real_hosts == {"192.0.2.21": "rs1", "192.0.2.22": "rs2"}
+
+
+def test_director_config_lists_vips_services_and_methods():
+    config = cluster.director_config(parse([web(), web(name="web6", vip="2001:db8:1::100",
+                                                       real_servers=[{"address": "2001:db8:1::21"}],
+                                                       real_server_group=None)]))
+    assert config["vips"] == [{"address": "192.0.2.100", "prefix": 32, "family": "ipv4"},
+                              {"address": "2001:db8:1::100", "prefix": 128, "family": "ipv6"}]
+    assert config["forwarding_methods"] == ["dr"]
+    assert config["schedulers"] == ["wrr"]
+    assert config["services"][0] == {
+        "protocol": "tcp", "address": "192.0.2.100", "port": 80, "family": "ipv4", "scheduler": "wrr",
+        "reals": [{"address": "192.0.2.21", "port": 80, "forwarding": "dr", "weight": 1, "u_threshold": 0,
+                   "l_threshold": 0},
+                  {"address": "192.0.2.22", "port": 80, "forwarding": "dr", "weight": 3, "u_threshold": 0,
+                   "l_threshold": 0}]}
+
+
+def test_fwmark_service_yields_a_marking_rule_and_no_address_key():
+    config = cluster.director_config(parse([web(fwmark=1, fwmark_ports=[80, 443], port=None, persistent=600)]))
+    assert config["marks"] == [{"mark": 1, "name": "web", "destination": ["192.0.2.100"], "protocol": "tcp",
+                                "ports": [80, 443]}]
+    service = config["services"][0]
+    assert service["fwmark"] == 1 and "address" not in service
+    assert service["persistent"] == 600 and service["persistence_netmask"] == "255.255.255.255"
+    assert [real["port"] for real in service["reals"]] == [0, 0]
+
+
+def test_nat_defaults_from_the_service_apply_to_each_real():
+    (item,) = parse([web(forwarding="nat", real_port=8080)])
+    assert {(real.forwarding, real.port) for real in item.service.reals} == {("nat", 8080)}
+
+
+def test_realserver_config_names_the_vips_a_host_serves():
+    entries = [web(), web(name="dns", vip="192.0.2.53", protocol="udp", port=53, real_server_group=None,
+                          real_servers=[{"host": "rs2", "forwarding": "tun"}])]
+    assert cluster.realserver_config(parse(entries), "rs1")["vips"] == [
+        {"address": "192.0.2.100", "family": "ipv4", "prefix": 32, "forwarding": ["dr"], "tun_types": [],
+         "services": ["web"]}]
+    rs2 = cluster.realserver_config(parse(entries), "rs2")
+    assert [(vip["address"], vip["forwarding"], vip["tun_types"]) for vip in rs2["vips"]] == [
+        ("192.0.2.100", ["dr"], []), ("192.0.2.53", ["tun"], ["ipip"])]
+    assert rs2["forwarding_methods"] == ["dr", "tun"]
+
+
+@pytest.mark.parametrize("entries, option, value", [
+    ([web(vip="192.0.2.21")], "lvs_virtual_services[0].real_server_group", "192.0.2.21"),
+    ([web(port=0)], "lvs_virtual_services[0].port", 0),
+    ([web(fwmark=1, port=None)], "lvs_virtual_services[0].fwmark_ports", None),
+    ([web(fwmark_ports=[80])], "lvs_virtual_services[0].fwmark_ports", [80]),
+    ([web(real_server_group="nope")], "lvs_virtual_services[0].real_server_group", "nope"),
+    ([web(real_server_group=None)], "lvs_virtual_services[0]", "web"),
+    ([web(), web()], "lvs_virtual_services[1].name", "web"),
+    ([web(), web(name="other")], "lvs_virtual_services[1]", "TCP 192.0.2.100:80"),
+    ([web(colour="red")], "lvs_virtual_services[0].colour", "red"),
+    ([web(real_server_group=None, real_servers=[{"host": "rs3"}])],
+     "lvs_virtual_services[0].real_servers[0].host", "rs3"),
+    ([web(real_server_group=None, real_servers=[{"host": "rs1", "address": "192.0.2.9"}])],
+     "lvs_virtual_services[0].real_servers[0]", {"host": "rs1", "address": "192.0.2.9"}),
+    ([web(scheduler="fastest")], "lvs_virtual_services[0].scheduler", "fastest"),
+    ([web(vip="192.0.2.300")], "lvs_virtual_services[0].vip", "192.0.2.300"),
+])
+def test_bad_descriptions_name_the_option_and_value(entries, option, value):
+    with pytest.raises(IpvsValidationError) as error:
+        parse(entries)
+    assert error.value.option == option
+    assert error.value.value == value
+
+
+def test_a_vip_that_is_a_real_servers_address_elsewhere_is_refused():
+    entries = [web(), web(name="other", vip="192.0.2.21", port=81, real_server_group=None,
+                          real_servers=[{"address": "192.0.2.30"}])]
+    with pytest.raises(IpvsValidationError) as error:
+        cluster.director_config(parse(entries))
+    assert "192.0.2.21" in str(error.value) and "both a VIP and a real server" in str(error.value)
