@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import FwmarkError, render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model
@@ -32,12 +33,23 @@ def director_config(services, hostvars, groups):
         raise AnsibleFilterError(str(exc))
 
 
-def realserver_config(services, hostvars, groups, host):
-    return cluster_model.realserver_config(_parse(services, hostvars, groups), host)
+def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway=""):
+    cluster = _parse(services, hostvars, groups)
+    try:
+        return cluster_model.realserver_netstate(cluster, host, list(arp_interfaces or ()), nat_gateway)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 def ipvsadm_rules(services, hostvars, groups):
     return render_rules(cluster_model.table(_parse(services, hostvars, groups)))
+
+
+def fwmark_nft_script(marks, table="lvs_cluster_fwmark"):
+    try:
+        return render_nft_boot_script(marks, table)
+    except FwmarkError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 class FilterModule(object):
@@ -46,4 +58,5 @@ class FilterModule(object):
             "director_config": director_config,
             "realserver_config": realserver_config,
             "ipvsadm_rules": ipvsadm_rules,
+            "fwmark_nft_script": fwmark_nft_script,
         }

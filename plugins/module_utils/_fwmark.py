@@ -916,3 +916,24 @@ def ensure(params, run, get_bin, check_mode=False):
             'after': state_dict(spec, desired, backend_name),
         },
     }
+
+
+def render_nft_boot_script(params_list, table=DEFAULT_TABLE):
+    """A whole ``nft -f`` script that recreates the module's table with the rules of every mark given.
+
+    ``params_list`` holds module-style parameters, one dict per mark (as the director role passes to the module),
+    so a boot-time restore and the module cannot disagree about what a mark's rule is. Loading it replaces the
+    table atomically; an empty list removes it.
+    """
+    table = validate_table(table)
+    lines = ['table inet %s' % table, 'delete table inet %s' % table]
+    rules = []
+    for params in params_list:
+        spec = build_spec(dict(params, state='present'))
+        rules.extend(NftBackend.desired_rules(spec))
+    if rules:
+        lines.append('add table inet %s' % table)
+        lines.append('add chain inet %s %s { type %s hook %s priority mangle; policy accept; }'
+                     % (table, CHAIN, CHAIN_TYPE, CHAIN_HOOK))
+        lines.extend(render_nft_rule(rule, table) for rule in sorted(rules, key=lambda r: (r.mark, r.family)))
+    return '\n'.join(lines) + '\n'

@@ -44,11 +44,13 @@ _PROTOCOLS = ("tcp", "udp", "sctp")
 class ClusterService(object):
     """One entry of lvs_virtual_services, parsed: its IPVS service (with reals) and what the hosts need."""
 
-    def __init__(self, name, vip, service, fwmark_ports, real_hosts):
+    def __init__(self, name, vip, service, fwmark_ports, real_hosts, mark_protocol=None):
         self.name = name
         self.vip = vip
         self.service = service
         self.fwmark_ports = fwmark_ports
+        # A fwmark service has no protocol of its own: the marking rule carries it.
+        self.mark_protocol = mark_protocol
         # address -> inventory host name, for the reals that are inventory hosts
         self.real_hosts = real_hosts
 
@@ -127,6 +129,7 @@ def parse_cluster_service(entry, index, hostvars, groups):
 
     params = dict((option, entry.get(option)) for option in _SERVICE_OPTIONS)
     fwmark_ports = []
+    mark_protocol = None
     if entry.get("fwmark") is not None:
         # The VIP keys the marking rule, not the IPVS service: a fwmark service has no address of its own.
         params["port"] = None
@@ -136,8 +139,8 @@ def parse_cluster_service(entry, index, hostvars, groups):
             raise IpvsValidationError(_path(index, "fwmark_ports"), ports,
                                       "is required with fwmark: the marking rule must say which ports carry the mark")
         fwmark_ports = [parse_int(port, _path(index, "fwmark_ports"), 1, 65535, "a port") for port in ports]
-        if entry.get("protocol") is not None:
-            parse_choice(entry["protocol"], _path(index, "protocol"), _PROTOCOLS)
+        mark_protocol = parse_choice(entry.get("protocol") or "tcp", _path(index, "protocol"), _PROTOCOLS)
+        params["protocol"] = None
     else:
         params["address"] = vip
         if entry.get("fwmark_ports"):
@@ -163,7 +166,7 @@ def parse_cluster_service(entry, index, hostvars, groups):
         reals.append(real)
         if host:
             real_hosts[real.address] = host
-    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts)
+    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts, mark_protocol)
 
 
 def parse_cluster(entries, hostvars, groups):
@@ -221,7 +224,7 @@ def director_config(cluster):
                 "mark": item.service.key.fwmark,
                 "name": item.name,
                 "destination": [item.vip],
-                "protocol": item.service.key.protocol or "tcp",
+                "protocol": item.mark_protocol,
                 "ports": item.fwmark_ports,
             })
     methods = sorted(set(method for item in cluster for method in item.forwarding_methods()))
@@ -230,9 +233,13 @@ def director_config(cluster):
         if address in real_addresses:
             raise IpvsValidationError("lvs_virtual_services", address,
                                       "is both a VIP and a real server's address")
+    nat_reals = [(item, real) for item in cluster for real in item.service.reals if real.forwarding == "nat"]
     return {
         "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
                  for address, family in vips],
+        "nat_reals": sorted(set(real.address for _item, real in nat_reals)),
+        "nat_hosts": sorted(set(item.real_hosts[real.address] for item, real in nat_reals
+                                if real.address in item.real_hosts)),
         "marks": sorted(marks, key=lambda mark: mark["mark"]),
         "forwarding_methods": methods,
         "schedulers": sorted(set(item.service.scheduler for item in cluster)),
@@ -265,3 +272,60 @@ def realserver_config(cluster, host, host_address=None):
         "vips": result,
         "forwarding_methods": sorted(set(method for entry in result for method in entry["forwarding"])),
     }
+
+
+# Fallback tunnel devices that receive what IPVS's TUN forwarding sends, per (family of the VIP, tunnel type):
+# the kernel creates them when the tunnel module loads (or when one is added by hand).
+_TUNNEL_DEVICES = {
+    ("ipv4", "ipip"): ("tunl0", "ipip"),
+    ("ipv4", "gre"): ("gre0", "gre"),
+    ("ipv6", "ipip"): ("ip6tnl0", "ip6tnl"),
+    ("ipv6", "gre"): ("ip6gre0", "ip6gre"),
+}
+
+
+def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None):
+    """The kernel state a real server keeps (the lvs-netstate file): VIPs, ARP/rp_filter sysctls, tunnels, routes.
+
+    DR: the VIP on ``lo`` (/32 or /128), ARP for it suppressed (arp_ignore=1, arp_announce=2) on ``all``,
+    ``lo`` and ``arp_interfaces``. TUN: the VIP on the tunnel's fallback device (tunl0 for ipip, gre0 for gre),
+    rp_filter relaxed there and on ``all`` (decapsulated packets arrive on a device with no route back).
+    NAT: the default route via ``nat_gateway``, the director's address on this network.
+    """
+    config = realserver_config(cluster, host)
+    addresses, tunnels, sysctls, routes = [], [], {}, []
+    suppress_arp = False
+    for vip in config["vips"]:
+        option = "lvs_virtual_services (%s)" % ", ".join(vip["services"])
+        if "gue" in vip["tun_types"]:
+            raise IpvsValidationError(option, "gue", "is not supported by the realserver role: receive GUE with "
+                                      "'ip fou add port PORT gue' and an ipip device yourself, or use ipip or gre")
+        device = "lo"
+        if vip["forwarding"] == ["tun"]:
+            if len(vip["tun_types"]) > 1:
+                raise IpvsValidationError(option, vip["tun_types"], "mixes tunnel types for one VIP on one host")
+            device, kind = _TUNNEL_DEVICES[(vip["family"], vip["tun_types"][0])]
+            if {"name": device, "type": kind} not in tunnels:
+                tunnels.append({"name": device, "type": kind})
+        if "dr" in vip["forwarding"] or "tun" in vip["forwarding"]:
+            addresses.append({"address": vip["address"], "prefix": vip["prefix"], "device": device})
+            suppress_arp = suppress_arp or vip["family"] == "ipv4"
+        if "nat" in vip["forwarding"]:
+            if not nat_gateway:
+                raise IpvsValidationError("realserver_nat_gateway", nat_gateway,
+                                          "is required: %s reaches this host by NAT, so its answers must go back "
+                                          "through the director" % option)
+            gateway = parse_address(nat_gateway, "realserver_nat_gateway")
+            route = {"to": "default", "via": gateway}
+            if route not in routes:
+                routes.append(route)
+    if suppress_arp:
+        for interface in ["all", "lo"] + [name for name in arp_interfaces if name not in ("all", "lo")]:
+            sysctls["net.ipv4.conf.%s.arp_ignore" % interface] = "1"
+            sysctls["net.ipv4.conf.%s.arp_announce" % interface] = "2"
+    for tunnel in tunnels:
+        if not tunnel["type"].startswith("ip6"):
+            sysctls["net.ipv4.conf.all.rp_filter"] = "0"
+            sysctls["net.ipv4.conf.%s.rp_filter" % tunnel["name"]] = "0"
+    return {"addresses": addresses, "sysctls": sysctls, "tunnels": tunnels, "routes": routes,
+            "vips": config["vips"]}

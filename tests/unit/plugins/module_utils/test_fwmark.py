@@ -734,3 +734,26 @@ def test_live_apply_read_round_trip(netns, backend, p):
     gone = fw.ensure(dict(p, state='absent'), run, shutil.which)
     assert gone['changed']
     assert not fw.ensure(dict(p, state='absent'), run, shutil.which)['changed']
+
+
+def test_boot_script_recreates_the_table_with_the_rules_the_module_writes():
+    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
+    script = render_nft_boot_script([
+        {"mark": 2, "destination": ["2001:db8::100"], "ports": [80]},
+        {"mark": 1, "name": "web", "destination": ["192.0.2.100"], "ports": [443, 80]},
+    ])
+    assert script.splitlines() == [
+        "table inet lvs_cluster_fwmark",
+        "delete table inet lvs_cluster_fwmark",
+        "add table inet lvs_cluster_fwmark",
+        "add chain inet lvs_cluster_fwmark prerouting { type filter hook prerouting priority mangle; policy accept; }",
+        'add rule inet lvs_cluster_fwmark prerouting ip daddr 192.0.2.100 tcp dport { 80, 443 } '
+        'meta mark set 0x00000001 comment "lvs.cluster fwmark 1 web"',
+        'add rule inet lvs_cluster_fwmark prerouting ip6 daddr 2001:db8::100 tcp dport 80 '
+        'meta mark set 0x00000002 comment "lvs.cluster fwmark 2"',
+    ]
+
+
+def test_boot_script_without_marks_only_removes_the_table():
+    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
+    assert render_nft_boot_script([]) == "table inet lvs_cluster_fwmark\ndelete table inet lvs_cluster_fwmark\n"

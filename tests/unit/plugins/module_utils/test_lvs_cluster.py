@@ -56,6 +56,12 @@ def test_fwmark_service_yields_a_marking_rule_and_no_address_key():
     assert [real["port"] for real in service["reals"]] == [0, 0]
 
 
+def test_fwmark_marking_rule_keeps_the_protocol_of_the_description():
+    config = cluster.director_config(parse([web(fwmark=2, fwmark_ports=[53], port=None, protocol="udp")]))
+    assert config["marks"][0]["protocol"] == "udp"
+    assert "protocol" not in config["services"][0]
+
+
 def test_nat_defaults_from_the_service_apply_to_each_real():
     (item,) = parse([web(forwarding="nat", real_port=8080)])
     assert {(real.forwarding, real.port) for real in item.service.reals} == {("nat", 8080)}
@@ -103,3 +109,37 @@ def test_a_vip_that_is_a_real_servers_address_elsewhere_is_refused():
     with pytest.raises(IpvsValidationError) as error:
         cluster.director_config(parse(entries))
     assert "192.0.2.21" in str(error.value) and "both a VIP and a real server" in str(error.value)
+
+
+def test_realserver_netstate_for_dr_puts_the_vip_on_lo_and_suppresses_arp():
+    state = cluster.realserver_netstate(parse([web()]), "rs1", ["eth1"])
+    assert state["addresses"] == [{"address": "192.0.2.100", "prefix": 32, "device": "lo"}]
+    assert state["sysctls"] == {
+        "net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "2",
+        "net.ipv4.conf.lo.arp_ignore": "1", "net.ipv4.conf.lo.arp_announce": "2",
+        "net.ipv4.conf.eth1.arp_ignore": "1", "net.ipv4.conf.eth1.arp_announce": "2"}
+    assert state["tunnels"] == [] and state["routes"] == []
+
+
+def test_realserver_netstate_for_tun_uses_the_tunnel_device_and_relaxes_rp_filter():
+    state = cluster.realserver_netstate(parse([web(forwarding="tun")]), "rs2", [])
+    assert state["tunnels"] == [{"name": "tunl0", "type": "ipip"}]
+    assert state["addresses"] == [{"address": "192.0.2.100", "prefix": 32, "device": "tunl0"}]
+    assert state["sysctls"]["net.ipv4.conf.tunl0.rp_filter"] == "0"
+    assert state["sysctls"]["net.ipv4.conf.all.rp_filter"] == "0"
+    gre = cluster.realserver_netstate(parse([web(forwarding="tun", tun_type="gre")]), "rs2", [])
+    assert gre["tunnels"] == [{"name": "gre0", "type": "gre"}]
+
+
+def test_realserver_netstate_for_nat_routes_through_the_director_and_needs_its_address():
+    state = cluster.realserver_netstate(parse([web(forwarding="nat")]), "rs1", [], "192.0.2.1")
+    assert state["routes"] == [{"to": "default", "via": "192.0.2.1"}]
+    assert state["addresses"] == [] and state["sysctls"] == {}
+    with pytest.raises(IpvsValidationError) as error:
+        cluster.realserver_netstate(parse([web(forwarding="nat")]), "rs1", [], "")
+    assert error.value.option == "realserver_nat_gateway"
+
+
+def test_a_host_that_serves_nothing_needs_nothing():
+    state = cluster.realserver_netstate(parse([web()]), "director", ["eth1"])
+    assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "vips": []}

@@ -1,0 +1,1 @@
+../../ipvs_service/files/ipvs_pyroute2.py

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lvs.cluster contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import ServiceKey, Timeouts
+from ansible_collections.lvs.cluster.plugins.modules import ipvs_table
+
+from test_ipvs_fakes import FakeKernel, real, run_module, svc, tcp
+
+DESCRIPTION = [
+    dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21"), dict(address="192.0.2.22", weight=2)]),
+    dict(address="192.0.2.10", port=443, persistent=600, reals=[dict(address="192.0.2.21")]),
+    dict(protocol="udp", address="2001:db8::53", port=53, scheduler="rr", one_packet=True,
+         reals=[dict(address="2001:db8::153"), dict(address="10.0.0.53", forwarding="tun")]),
+    dict(fwmark=10, reals=[dict(address="198.51.100.7", forwarding="tun", tun_type="gue", tun_port=6080)]),
+]
+
+
+def run(args, kernel, monkeypatch, **kwargs):
+    return run_module(ipvs_table, args, kernel, monkeypatch, **kwargs)
+
+
+class TestBuild:
+    def test_check_mode_from_empty(self, monkeypatch):
+        kernel = FakeKernel()
+        result = run(dict(services=DESCRIPTION), kernel, monkeypatch, check_mode=True, diff=True)
+        assert result["changed"] is True
+        assert kernel.writes == 0 and kernel.table.services == ()
+        assert result["counts"] == dict(add_service=4, edit_service=0, add_real=6, edit_real=0, delete_real=0,
+                                        delete_service=0, set_timeouts=0)
+        assert result["operations"][:4] == [
+            "add service TCP 192.0.2.10:80 (wlc)",
+            "add service TCP 192.0.2.10:443 (wlc, persistent 600)",
+            "add service UDP [2001:db8::53]:53 (rr, one-packet on)",
+            "add service FWM 10 IPv4 (wlc)",
+        ]
+        assert result["diff"]["before"] == {"services": []}
+        assert len(result["diff"]["after"]["services"]) == 4
+        assert result["table"] == result["diff"]["after"]
+
+    def test_apply_then_idempotent(self, monkeypatch):
+        kernel = FakeKernel()
+        result = run(dict(services=DESCRIPTION), kernel, monkeypatch)
+        assert result["changed"] is True
+        assert len(kernel.table.services) == 4
+        web = kernel.table.get(tcp(port=80))
+        assert web.reals == (real("192.0.2.21"), real("192.0.2.22", weight=2))
+        fwm = kernel.table.get(ServiceKey(family="ipv4", fwmark=10))
+        assert (fwm.reals[0].tun_type, fwm.reals[0].tun_port) == ("gue", 6080)
+        assert result["table"] == kernel.read_table().to_dict()
+        again = run(dict(services=DESCRIPTION), kernel, monkeypatch)
+        assert again["changed"] is False and again["operations"] == []
+        assert run(dict(services=DESCRIPTION, purge=True), kernel, monkeypatch, check_mode=True)["changed"] is False
+        assert len(kernel.batches) == 1
+
+    def test_batches_are_passed_on(self, monkeypatch):
+        kernel = FakeKernel()
+        run(dict(services=DESCRIPTION, batch_size=3), kernel, monkeypatch)
+        assert kernel.batches[0][1] == 3
+        assert len(kernel.batches[0][0]) == 10
+
+
+class TestChange:
+    def current(self):
+        return [svc(tcp(port=80), reals=[real("192.0.2.21"), real("192.0.2.22"), real("192.0.2.23")]),
+                svc(tcp(port=8080), reals=[real("192.0.2.21", 8080)])]
+
+    def test_described_service_is_complete_and_purge_false_keeps_others(self, monkeypatch):
+        kernel = FakeKernel(services=self.current())
+        services = [dict(address="192.0.2.10", port=80, scheduler="rr",
+                         reals=[dict(address="192.0.2.21", weight=3), dict(address="192.0.2.24")])]
+        result = run(dict(services=services), kernel, monkeypatch)
+        assert result["operations"] == [
+            "edit service TCP 192.0.2.10:80 (scheduler wlc -> rr)",
+            "add real 192.0.2.24:80 to TCP 192.0.2.10:80 (dr, weight 1)",
+            "edit real 192.0.2.21:80 of TCP 192.0.2.10:80 (weight 1 -> 3)",
+            "delete real 192.0.2.22:80 from TCP 192.0.2.10:80",
+            "delete real 192.0.2.23:80 from TCP 192.0.2.10:80",
+        ]
+        assert kernel.table.get(tcp(port=8080)) is not None
+        assert [r.address for r in kernel.table.get(tcp(port=80)).reals] == ["192.0.2.21", "192.0.2.24"]
+        assert result["counts"]["delete_real"] == 2 and result["counts"]["edit_service"] == 1
+
+    def test_purge_deletes_unmentioned(self, monkeypatch):
+        kernel = FakeKernel(services=self.current())
+        services = [dict(address="192.0.2.10", port=80,
+                         reals=[dict(address="192.0.2.21"), dict(address="192.0.2.22"), dict(address="192.0.2.23")])]
+        result = run(dict(services=services, purge=True), kernel, monkeypatch, diff=True)
+        assert result["operations"] == ["delete service TCP 192.0.2.10:8080"]
+        assert [s.key.port for s in kernel.table.services] == [80]
+        assert len(result["diff"]["before"]["services"]) == 2 and len(result["diff"]["after"]["services"]) == 1
+
+    def test_purge_with_no_services_empties_the_table(self, monkeypatch):
+        kernel = FakeKernel(services=self.current())
+        result = run(dict(purge=True), kernel, monkeypatch)
+        assert result["counts"]["delete_service"] == 2 and kernel.table.services == ()
+
+    def test_partial_failure_reports_what_was_applied(self, monkeypatch):
+        kernel = FakeKernel(fail_on=lambda op: "scheduler 'twos' is not available"
+                            if op.service.scheduler == "twos" else None)
+        services = [dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21")]),
+                    dict(address="192.0.2.10", port=81, scheduler="twos")]
+        result = run(dict(services=services), kernel, monkeypatch)
+        assert result["failed"] is True and result["changed"] is True
+        assert result["operations"] == ["add service TCP 192.0.2.10:80 (wlc)"]
+        assert result["failed_operation"] == "add service TCP 192.0.2.10:81 (twos)"
+        assert "scheduler 'twos' is not available" in result["msg"]
+        assert "applied before the failure: add service TCP 192.0.2.10:80 (wlc)" in result["msg"]
+
+
+class TestTimeouts:
+    def test_only_given_timeouts_are_set(self, monkeypatch):
+        kernel = FakeKernel(timeouts=Timeouts(900, 120, 300))
+        result = run(dict(timeouts=dict(udp=60)), kernel, monkeypatch, diff=True)
+        assert result["changed"] is True
+        assert result["operations"] == ["set timeouts udp 60"]
+        assert kernel.timeout_sets == [Timeouts(udp=60)]
+        assert kernel.current_timeouts == Timeouts(900, 120, 60)
+        assert result["diff"]["before"]["timeouts"] == {"tcp": 900, "tcp_fin": 120, "udp": 300}
+        assert result["diff"]["after"]["timeouts"] == {"tcp": 900, "tcp_fin": 120, "udp": 60}
+        assert result["counts"]["set_timeouts"] == 1
+        again = run(dict(timeouts=dict(udp=60, tcp=900)), kernel, monkeypatch)
+        assert again["changed"] is False and len(kernel.timeout_sets) == 1
+
+    def test_check_mode_sets_nothing(self, monkeypatch):
+        kernel = FakeKernel(timeouts=Timeouts(900, 120, 300))
+        result = run(dict(timeouts=dict(tcp=1800)), kernel, monkeypatch, check_mode=True)
+        assert result["changed"] is True and kernel.timeout_sets == []
+        assert result["table"]["timeouts"]["tcp"] == 1800
+
+
+class TestErrors:
+    @pytest.mark.parametrize("services, words", [
+        ([dict(address="192.0.2.10", port=80), dict(address="192.0.2.10", port=81),
+          dict(address="192.0.2.10", port=80, scheduler="rr")], ["services[2]", "TCP 192.0.2.10:80", "services[0]"]),
+        ([dict(fwmark=3), dict(fwmark=3, family="ipv4")], ["services[1]", "FWM 3 IPv4", "services[0]"]),
+        ([dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21"), dict(address="192.0.2.21", port=80)])],
+         ["services[0].reals[1]", "192.0.2.21:80", "services[0].reals[0]"]),
+        ([dict(address="192.0.2.10", port=80), dict(address="192.0.2.10", port=81, reals=[dict(address="x")])],
+         ["services[1].reals[0].address", "'x'"]),
+        ([dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21", port=99)])],
+         ["services[0].reals[0].port", "99"]),
+        ([dict(fwmark=5, protocol="udp")], ["services[0].protocol", "udp", "fwmark"]),
+        ([dict(fwmark=5, address="192.0.2.10")], ["services[0].fwmark", "5"]),
+        ([dict(port=80)], ["services[0].address", "None"]),
+        ([dict(address="192.0.2.10", port=80, persistent=-1)], ["services[0].persistent", "-1"]),
+        ([dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21", weight=-1)])],
+         ["services[0].reals[0].weight", "-1"]),
+    ])
+    def test_description_errors_name_the_path(self, monkeypatch, services, words):
+        kernel = FakeKernel()
+        result = run(dict(services=services), kernel, monkeypatch)
+        assert result["failed"] is True
+        for word in words:
+            assert word in result["msg"]
+        assert kernel.opened == 0
+
+    @pytest.mark.parametrize("args, words", [
+        (dict(timeouts=dict(tcp=-1)), ["timeouts.tcp", "-1"]),
+        (dict(timeouts=dict(udp=2147484)), ["timeouts.udp", "2147484"]),
+        (dict(batch_size=0), ["batch_size", "0"]),
+        (dict(services=[dict(address="192.0.2.10", port=80, scheduler="nope")]), ["scheduler", "nope"]),
+    ])
+    def test_option_errors(self, monkeypatch, args, words):
+        kernel = FakeKernel()
+        result = run(args, kernel, monkeypatch)
+        assert result["failed"] is True
+        for word in words:
+            assert word in result["msg"]
+        assert kernel.opened == 0
