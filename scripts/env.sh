@@ -3,4 +3,5 @@ ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export PATH="$ROOT/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
-export LVS_LAB_DIR="${LVS_LAB_DIR:-$ROOT/.lab}"
+# The default lab (lab/lvs-lab without --lab) keeps its state, inventory and ssh config here.
+LAB_STATE="$ROOT/.lab/default"
