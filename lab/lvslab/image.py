@@ -12,6 +12,8 @@ from .util import LabError, Step, cache_dir, log, require_root, require_tools, r
 # Bump when the build steps change in a way the package list and files below do not show.
 BUILD_VERSION = 3
 SUITE = "bookworm"
+# bookworm's own kernel (6.1) lacks ip_vs_twos (Linux 6.2+); Debian's backports kernel has every IPVS scheduler.
+KERNEL_SUITE = "bookworm-backports"
 IMAGE_SIZE = "4G"
 PIP_PACKAGES = ["pyroute2==0.9.7"]
 GUEST_PYTHON_SITE = "usr/local/lib/python3.11/dist-packages"
@@ -62,6 +64,7 @@ def recipe():
     return {
         "build_version": BUILD_VERSION,
         "suite": SUITE,
+        "kernel_suite": KERNEL_SUITE,
         "packages": PACKAGES,
         "pip": PIP_PACKAGES,
         "disabled": DISABLED_UNITS,
@@ -152,6 +155,7 @@ def build(force=False):
         out = os.path.join(work, "out")
         os.makedirs(out)
         _debootstrap(rootfs, mirror)
+        _install_kernel(rootfs, mirror)
         _install_pip_packages(rootfs)
         _configure(rootfs, out)
         _extract_kernel(rootfs, out)
@@ -178,6 +182,32 @@ def _debootstrap(rootfs, mirror):
     with Step("debootstrap --variant=minbase " + SUITE):
         run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "--components=main",
              f"--cache-dir={debs}", SUITE, rootfs, mirror])
+
+
+def _install_kernel(rootfs, mirror):
+    """Replace the suite's kernel with KERNEL_SUITE's (still Debian's stock kernel, from Debian's packages)."""
+    sources = os.path.join(rootfs, "etc/apt/sources.list.d/lvs-lab-kernel.list")
+    apt = ["chroot", rootfs, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y",
+           "-o", "Dpkg::Options::=--force-confdef"]
+    with Step(f"install linux-image-amd64 from {KERNEL_SUITE}"):
+        write_file(sources, f"deb {mirror} {KERNEL_SUITE} main\n")
+        proc_dir = os.path.join(rootfs, "proc")
+        run(["mount", "-t", "proc", "proc", proc_dir])
+        try:
+            old = _kernel_packages(rootfs)
+            run(apt + ["update"], capture=True)
+            run(apt + ["install", "--no-install-recommends", "-t", KERNEL_SUITE, "linux-image-amd64"], capture=True)
+            if set(_kernel_packages(rootfs)) - set(old):
+                run(apt + ["purge", *old], capture=True)
+        finally:
+            run(["umount", proc_dir], check=False)
+            os.remove(sources)
+
+
+def _kernel_packages(rootfs):
+    listed = run(["chroot", rootfs, "dpkg-query", "-W", "-f", "${Package} ${Status}\n", "linux-image-[0-9]*"],
+                 capture=True, check=False).stdout
+    return [line.split()[0] for line in listed.splitlines() if line.endswith(" installed")]
 
 
 def _install_pip_packages(rootfs):
