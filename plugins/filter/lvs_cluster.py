@@ -33,10 +33,11 @@ def director_config(services, hostvars, groups):
         raise AnsibleFilterError(str(exc))
 
 
-def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway=""):
+def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway="", host_addresses=()):
     cluster = _parse(services, hostvars, groups)
     try:
-        return cluster_model.realserver_netstate(cluster, host, list(arp_interfaces or ()), nat_gateway)
+        return cluster_model.realserver_netstate(cluster, host, list(arp_interfaces or ()), nat_gateway,
+                                                 list(host_addresses or ()))
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -247,12 +247,17 @@ def director_config(cluster):
     }
 
 
-def realserver_config(cluster, host, host_address=None):
-    """What one real server needs: for each VIP it serves, how packets reach it (dr, tun or nat)."""
+def realserver_config(cluster, host, host_addresses=()):
+    """What one real server needs: for each VIP it serves, how packets reach it (dr, tun or nat).
+
+    A real server is this host when the description names it (``host``, ``real_server_group``) or gives one of
+    ``host_addresses`` (the host's own addresses) as its address.
+    """
+    own = set(str(ipaddress.ip_address(address)) for address in host_addresses)
     vips = {}
     for item in cluster:
         for real in item.service.reals:
-            if item.real_hosts.get(real.address) != host and real.address != host_address:
+            if item.real_hosts.get(real.address) != host and real.address not in own:
                 continue
             entry = vips.setdefault(item.vip, {"address": item.vip, "family": item.family,
                                                "prefix": 32 if item.family == "ipv4" else 128,
@@ -284,7 +289,7 @@ _TUNNEL_DEVICES = {
 }
 
 
-def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None):
+def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_addresses=()):
     """The kernel state a real server keeps (the lvs-netstate file): VIPs, ARP/rp_filter sysctls, tunnels, routes.
 
     DR: the VIP on ``lo`` (/32 or /128), ARP for it suppressed (arp_ignore=1, arp_announce=2) on ``all``,
@@ -292,7 +297,7 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None):
     rp_filter relaxed there and on ``all`` (decapsulated packets arrive on a device with no route back).
     NAT: the default route via ``nat_gateway``, the director's address on this network.
     """
-    config = realserver_config(cluster, host)
+    config = realserver_config(cluster, host, host_addresses)
     addresses, tunnels, sysctls, routes = [], [], {}, []
     suppress_arp = False
     for vip in config["vips"]:

@@ -140,6 +140,15 @@ def test_realserver_netstate_for_nat_routes_through_the_director_and_needs_its_a
     assert error.value.option == "realserver_nat_gateway"
 
 
+def test_a_real_server_given_by_address_is_found_by_the_hosts_own_addresses():
+    entries = [web(name="web6", vip="2001:db8:1::100", real_server_group=None,
+                   real_servers=[{"address": "2001:db8:1::21"}])]
+    assert cluster.realserver_netstate(parse(entries), "rs1", [])["addresses"] == []
+    state = cluster.realserver_netstate(parse(entries), "rs1", [], host_addresses=["192.0.2.21", "2001:DB8:1::21"])
+    assert state["addresses"] == [{"address": "2001:db8:1::100", "prefix": 128, "device": "lo"}]
+    assert state["sysctls"] == {}  # IPv6 has no ARP: a VIP on lo is not announced by neighbour discovery
+
+
 def test_a_host_that_serves_nothing_needs_nothing():
     state = cluster.realserver_netstate(parse([web()]), "director", ["eth1"])
     assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "vips": []}
