@@ -13,7 +13,10 @@ class State:
             raise LabError(f"invalid lab name {lab!r} (letters, digits, - and _)")
         self.lab = lab
         self.dir = os.path.join(state_root(), lab)
-        join = lambda name: os.path.join(self.dir, name)  # noqa: E731
+
+        def join(name):
+            return os.path.join(self.dir, name)
+
         self.pid_file = join("qemu.pid")
         self.port_file = join("port")
         self.overlay = join("overlay.qcow2")

@@ -51,8 +51,9 @@ def run(args, *, capture=False, input=None, env=None, check=True, timeout=None):
     """Run a command given as an argument list; raise LabError with its stderr tail when it fails."""
     args = [str(a) for a in args]
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # the return code is checked below, with stderr in the message
             args,
+            check=False,
             input=input,
             env=env,
             text=True,

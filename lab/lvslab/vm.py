@@ -83,7 +83,8 @@ def ssh(state, alias, command, *, input=None, capture=True, timeout=None, check=
         return run(args, input=input, timeout=timeout, check=check)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         try:
-            proc = subprocess.run(args, input=input, text=True, stdout=out, stderr=err, timeout=timeout)
+            proc = subprocess.run(args, input=input, text=True, stdout=out, stderr=err, timeout=timeout,
+                                  check=False)
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"ssh {alias} {command!r}: no answer after {timeout}s") from exc
         out.seek(0)
@@ -114,7 +115,7 @@ def close_connections(state, aliases):
     for alias in aliases:
         if os.path.exists(state.ssh_config):
             subprocess.run(["ssh", "-F", state.ssh_config, "-O", "exit", alias],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
 
 
 def stop(state, timeout=20):

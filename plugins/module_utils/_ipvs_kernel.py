@@ -132,8 +132,8 @@ def operation_error_message(action, service, real, error):
             return "no such real server %s in service %s" % (real, key)
         if code == errno.ERANGE:
             return ("%s: the kernel refused weight %d / thresholds %d..%d (weight must not be negative, "
-                    "l_threshold must not exceed u_threshold)" % (what, real.weight, real.l_threshold,
-                                                                 real.u_threshold))
+                    "l_threshold must not exceed u_threshold)"
+                    % (what, real.weight, real.l_threshold, real.u_threshold))
     if code == errno.EAFNOSUPPORT:
         return "%s: address family %s is not supported by this kernel's IPVS" % (what, (real or key).family)
     if code == errno.EINVAL:

@@ -48,8 +48,8 @@ def service_line(service):
 
 
 def real_line(service, real):
-    words = ["-a"] + service_selector(service.key) + ["-r", format_endpoint(real.address, real.port),
-                                                     _FORWARDING_FLAG[real.forwarding], "-w", str(real.weight)]
+    words = ["-a"] + service_selector(service.key)
+    words += ["-r", format_endpoint(real.address, real.port), _FORWARDING_FLAG[real.forwarding], "-w", str(real.weight)]
     if real.u_threshold:
         words += ["-x", str(real.u_threshold)]
     if real.l_threshold:

@@ -710,4 +710,3 @@ def parse_reply(message):
     """``(cmd, Attrs)`` of an IPVS reply message."""
     cmd, _version, attrs = message.genl()
     return cmd, attrs
-

@@ -30,7 +30,7 @@ def lab_cli(lab, *args, timeout=600, check=True):
     # Output to temp files: an SSH ControlPersist master may inherit pipes and keep them open.
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.run([LAB_TOOL, "--lab", lab, *args], stdout=out, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
         out.seek(0)
         output = out.read()
     if check and proc.returncode != 0:

@@ -254,7 +254,7 @@ def _same(service_dict, key):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
     parser.add_argument("--daemon-interface", default="lo",
                         help="interface for the sync daemon steps ('' to skip them)")

@@ -192,8 +192,8 @@ def kernel_service_reply(af=2, proto=6, addr=b"\xc0\x00\x02\x0a" + b"\0" * 12, p
     if stats:
         children.append(kernel_stats(wire.IPVS_SVC_ATTR_STATS, {"conns": 0xFFFFFFFF}, wide=False))
         children.append(kernel_stats(wire.IPVS_SVC_ATTR_STATS64, {"conns": 2 ** 40}, wide=True))
-    return nl.genl_payload(wire.IPVS_CMD_NEW_SERVICE, 1, [nl.nla_nested(wire.IPVS_CMD_ATTR_SERVICE, children,
-                                                                         flag=False)])
+    nested = nl.nla_nested(wire.IPVS_CMD_ATTR_SERVICE, children, flag=False)
+    return nl.genl_payload(wire.IPVS_CMD_NEW_SERVICE, 1, [nested])
 
 
 def decode_payload(payload, **kwargs):
@@ -222,7 +222,7 @@ def test_decode_kernel_service_prefers_stats_then_falls_back():
 @pytest.mark.skipif(sys.byteorder != "little", reason="host-order IPv6 prefix written little-endian")
 def test_decode_kernel_persistent_services():
     v4 = decode_payload(kernel_service_reply(flags=0x3, timeout=300, netmask=b"\xff\xff\xff\x00", sched="sh",
-                                             pe="sip") )
+                                             pe="sip"))
     assert v4.persistent == 300 and v4.persistence_prefix == 24 and v4.pe_name == "sip"
     v6 = decode_payload(kernel_service_reply(af=10, proto=17, addr=bytes.fromhex("20010db8" + "0" * 22 + "10"),
                                              port=53, flags=0x3 | 0x4 | 0x8 | 0x10, timeout=60,
@@ -404,7 +404,7 @@ SAMPLES = [kernel_service_reply(), kernel_service_reply(af=10, flags=3, netmask=
 def test_fuzz_decoders_mutated(sample, data):
     sample = bytearray(sample)
     sample = sample[:data.draw(st.integers(0, len(sample)))]
-    for _ in range(data.draw(st.integers(0, 8))):
+    for _unused in range(data.draw(st.integers(0, 8))):
         if not sample:
             break
         sample[data.draw(st.integers(0, len(sample) - 1))] = data.draw(st.integers(0, 255))

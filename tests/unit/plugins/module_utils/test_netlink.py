@@ -83,8 +83,8 @@ def ack(request, code=0, text=None, capped=True):
     payload = struct.pack("=i", -code) + original
     if text:
         flags |= nl.NLM_F_ACK_TLVS
-        payload = payload + b"\0" * (nl.align(len(payload)) - len(payload)) + nl.nla_nulstring(nl.NLMSGERR_ATTR_MSG,
-                                                                                              text)
+        padding = b"\0" * (nl.align(len(payload)) - len(payload))
+        payload = payload + padding + nl.nla_nulstring(nl.NLMSGERR_ATTR_MSG, text)
     return nl.encode_message(nl.NLMSG_ERROR, flags, request.seq, ScriptedTransport.port_id, payload)
 
 
@@ -172,7 +172,7 @@ def test_malformed_messages(data):
 
 def test_deep_nesting_is_bounded():
     data = nl.nla_u8(1, 1)
-    for _ in range(4000):
+    for _unused in range(4000):
         data = nl.nla_nested(1, [data])
     with pytest.raises(nl.NetlinkDecodeError):
         nl.walk(data, max_depth=64)
@@ -406,7 +406,7 @@ def test_fuzz_mutated_real_messages(data):
     sample = bytearray(_sample_datagram())
     cut = data.draw(st.integers(0, len(sample)))
     sample = sample[:cut]
-    for _ in range(data.draw(st.integers(0, 6))):
+    for _unused in range(data.draw(st.integers(0, 6))):
         if not sample:
             break
         position = data.draw(st.integers(0, len(sample) - 1))
