@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 FAMILIES = ("ipv4", "ipv6")
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -294,7 +295,9 @@ def format_endpoint(address, port):
     return "%s:%d" % (address, port)
 
 
+@lru_cache(maxsize=8192)
 def _address_sort(address):
+    # Cached: sorting a bulk table parses the same few addresses thousands of times.
     if address is None:
         return (0, 0)
     parsed = ipaddress.ip_address(address)

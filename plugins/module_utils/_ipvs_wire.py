@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import socket
+from functools import lru_cache
 import struct
 
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import (
@@ -248,8 +250,12 @@ def protocol_name(number):
     return NUMBER_TO_PROTOCOL.get(number, str(number))
 
 
+@lru_cache(maxsize=8192)
 def pack_address(address, size=16):
-    """``union nf_inet_addr``: the address in network order, zero-padded to ``size`` bytes."""
+    """``union nf_inet_addr``: the address in network order, zero-padded to ``size`` bytes.
+
+    Cached: a bulk table names the same few real servers thousands of times, and parsing dominates encoding.
+    """
     packed = ipaddress.ip_address(address).packed
     return packed + b"\0" * (size - len(packed))
 
@@ -258,7 +264,7 @@ def unpack_address(data, family, what="address"):
     if family == "ipv4":
         if len(data) < 4:
             raise NetlinkDecodeError("%s: %d bytes is no IPv4 address" % (what, len(data)))
-        return str(ipaddress.IPv4Address(bytes(data[:4])))
+        return socket.inet_ntop(socket.AF_INET, bytes(data[:4]))  # same text as ipaddress, 10x cheaper
     if family == "ipv6":
         if len(data) < 16:
             raise NetlinkDecodeError("%s: %d bytes is no IPv6 address" % (what, len(data)))
