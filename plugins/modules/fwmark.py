@@ -29,17 +29,8 @@ description:
 requirements:
   - C(nft) (with JSON output, nftables 0.9.1 or later) for O(backend=nftables).
   - C(iptables), C(iptables-restore) (and C(ip6tables), C(ip6tables-restore) for IPv6), iptables 1.6.2 or later, for O(backend=iptables).
-attributes:
-  check_mode:
-    description: Can run in C(check_mode) and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: linux
+extends_documentation_fragment:
+  - lvs.cluster.attributes
 options:
   mark:
     description:

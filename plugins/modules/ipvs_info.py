@@ -19,22 +19,13 @@ description:
     C(ipvsadm -L --daemon) together.
   - Changes nothing.
 author: lvs.cluster maintainers (@lvs-cluster)
-requirements:
-  - Linux with the ip_vs kernel module, Python on the managed host; nothing else
+extends_documentation_fragment:
+  - lvs.cluster.attributes
+  - lvs.cluster.attributes.ipvs
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Nothing ever changes, so there is never a diff.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: linux
 notes:
-  - Needs C(CAP_NET_ADMIN) (run as root, for example with C(become)).
   - Fails if the ip_vs kernel module is not loaded (nothing has used IPVS yet); any of the other ipvs modules
     loads it.
 seealso:

@@ -24,22 +24,13 @@ description:
   - O(state=drained) takes a real server out of rotation without cutting its connections - its weight becomes
     V(0), everything else is kept - and waits until its connections are gone (see O(drain_wait_for)).
 author: lvs.cluster maintainers (@lvs-cluster)
-requirements:
-  - Linux with the ip_vs kernel module, Python on the managed host; nothing else
+extends_documentation_fragment:
+  - lvs.cluster.attributes
+  - lvs.cluster.attributes.ipvs
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: In check mode O(state=drained) reports the current connection counts and does not wait.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: linux
 notes:
-  - Needs C(CAP_NET_ADMIN) (run as root, for example with C(become)).
   - A real server of another address family than its service (an IPv6 real server behind an IPv4 service, or the
     reverse) needs O(forwarding=tun); the kernel refuses it while a connection sync daemon runs.
   - With V(dr) and V(tun) forwarding the real server receives the packets on the service's own port, so

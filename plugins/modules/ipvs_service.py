@@ -22,19 +22,9 @@ description:
   - This module does not touch the service's real servers; use M(lvs.cluster.ipvs_real) or
     M(lvs.cluster.ipvs_table) for them.
 author: lvs.cluster maintainers (@lvs-cluster)
-requirements:
-  - Linux with the ip_vs kernel module, Python on the managed host; nothing else
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: linux
+extends_documentation_fragment:
+  - lvs.cluster.attributes
+  - lvs.cluster.attributes.ipvs
 notes:
   - The kernel loads the scheduler module (C(ip_vs_rr), C(ip_vs_wlc), ...) and the persistence engine module
     (C(ip_vs_pe_sip)) on demand; a scheduler the kernel was built without is reported as not available.

@@ -23,21 +23,10 @@ description:
     and a changed scheduler, persistence or forwarding method never deletes and re-creates anything, so
     established connections survive."
 author: lvs.cluster maintainers (@lvs-cluster)
-requirements:
-  - Linux with the ip_vs kernel module, Python on the managed host; nothing else
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: linux
+extends_documentation_fragment:
+  - lvs.cluster.attributes
+  - lvs.cluster.attributes.ipvs
 notes:
-  - Needs C(CAP_NET_ADMIN) (run as root, for example with C(become)).
   - The kernel loads scheduler modules (C(ip_vs_rr), ...) and the persistence engine module on demand.
   - Every value is validated before the kernel is touched; an error names the option by its path, for example
     C(services[3].reals[0].port).

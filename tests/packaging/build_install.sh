@@ -10,24 +10,27 @@ ansible-galaxy collection build --output-path "$WORK" "$ROOT" >/dev/null
 TARBALL=$(ls "$WORK"/lvs-cluster-*.tar.gz)
 echo "built $(basename "$TARBALL") ($(du -h "$TARBALL" | cut -f1))"
 
+tar -tzf "$TARBALL" > "$WORK/listing"
 # Nothing of the lab, the tests or the local environment may travel in the tarball.
-if tar -tzf "$TARBALL" | grep -E '^(lab|tests|scripts|molecule|requirements|\.venv|\.build|\.lab|\.ci)/'; then
+if grep -E '^(lab|tests|scripts|molecule|requirements|inventories|benchmarks|\.venv[^/]*|\.build|\.lab|\.ci|\.config)/' "$WORK/listing"; then
   echo "FAIL: the tarball carries repo-only files (above)" >&2
   exit 1
 fi
-for required in galaxy.yml MANIFEST.json meta/runtime.yml plugins/modules/ipvs_table.py \
+for required in MANIFEST.json meta/runtime.yml plugins/modules/ipvs_table.py \
     plugins/module_utils/_ipvs_model.py README.md; do
-  tar -tzf "$TARBALL" | grep -qx "$required" || { echo "FAIL: $required missing from the tarball" >&2; exit 1; }
+  grep -qx "$required" "$WORK/listing" || { echo "FAIL: $required missing from the tarball" >&2; exit 1; }
 done
 
+# Only the fresh path counts: this checkout (on the dev collections path) must not satisfy the install.
+export ANSIBLE_COLLECTIONS_PATH="$WORK/installed"
+touch "$WORK/ansible.cfg"
+export ANSIBLE_CONFIG="$WORK/ansible.cfg"
 ansible-galaxy collection install --no-deps -p "$WORK/installed" "$TARBALL" >/dev/null
 INSTALLED="$WORK/installed/ansible_collections/lvs/cluster"
 [ -f "$INSTALLED/MANIFEST.json" ] || { echo "FAIL: install did not produce $INSTALLED" >&2; exit 1; }
 
 # Use the installed copy only: no checkout on the collections path, and run from an empty directory.
 cd "$WORK"
-export ANSIBLE_COLLECTIONS_PATH="$WORK/installed"
-export ANSIBLE_CONFIG=/dev/null
 for module in $(ls "$INSTALLED/plugins/modules" | sed -n 's/\.py$//p'); do
   ansible-doc -t module "lvs.cluster.$module" > "$WORK/doc.txt"
   grep -q "lvs.cluster.$module" "$WORK/doc.txt" || { echo "FAIL: ansible-doc lvs.cluster.$module" >&2; exit 1; }
@@ -53,7 +56,8 @@ cat > "$WORK/use.yml" <<'YAML'
         that:
           - result is failed
           - "'port' in result.msg and '70000' in result.msg"
-        fail_msg: "{{ result }}"
+        fail_msg: "{{ result | to_json }}"
 YAML
-ansible-playbook -i localhost, -c local "$WORK/use.yml" | tail -4
+ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$(command -v python3)" "$WORK/use.yml" > "$WORK/use.log" || { cat "$WORK/use.log"; exit 1; }
+tail -3 "$WORK/use.log"
 echo "packaging: build, install and use from the installed copy passed"
