@@ -515,19 +515,8 @@ def _stats_of(attrs, attr_stats64, attr_stats):
 
 def decode_service_attrs(svc, stats=False):
     """``Service`` (without reals) from the attributes inside IPVS_CMD_ATTR_SERVICE."""
-    af = _require(svc.u16(IPVS_SVC_ATTR_AF), "service address family")
-    family = AF_TO_FAMILY.get(af)
-    if family is None:
-        raise NetlinkDecodeError("service address family %d is neither AF_INET nor AF_INET6" % af)
-    fwmark = svc.u32(IPVS_SVC_ATTR_FWMARK)
-    if fwmark:
-        key = ServiceKey(family=family, fwmark=fwmark)
-    else:
-        protocol = protocol_name(_require(svc.u16(IPVS_SVC_ATTR_PROTOCOL), "service protocol"))
-        address = unpack_address(_require(svc.raw(IPVS_SVC_ATTR_ADDR), "service address"), family,
-                                 "service address")
-        port = _require(svc.be16(IPVS_SVC_ATTR_PORT), "service port")
-        key = ServiceKey(family=family, protocol=protocol, address=address, port=port)
+    key = decode_service_key_attrs(svc)
+    family = key.family
 
     scheduler = svc.string(IPVS_SVC_ATTR_SCHED_NAME, "none")
     flags_raw = svc.binary(IPVS_SVC_ATTR_FLAGS, size=FLAGS_STRUCT.size)
@@ -707,7 +696,8 @@ def decode_service_key_attrs(svc):
     return ServiceKey(
         family=family,
         protocol=protocol_name(_require(svc.u16(IPVS_SVC_ATTR_PROTOCOL), "service protocol")),
-        address=unpack_address(_require(svc.raw(IPVS_SVC_ATTR_ADDR), "service address"), family),
+        address=unpack_address(_require(svc.raw(IPVS_SVC_ATTR_ADDR), "service address"), family,
+                               "service address"),
         port=_require(svc.be16(IPVS_SVC_ATTR_PORT), "service port"),
     )
 
