@@ -9,7 +9,7 @@ say() { echo "  [guest] $*"; }
 guest_prepare() {
   mkdir -p /run/systemd/nspawn "$LAB"
   mountpoint -q "$LAB" || mount -t tmpfs -o mode=0755,size=2G lvs-lab "$LAB"
-  mkdir -p "$LAB/hosts"
+  mkdir -p "$LAB/hosts" /var/cache/lvs-lab-pycode
   # Bridges must switch frames without handing them to iptables/nftables.
   if [ -d /proc/sys/net/bridge ]; then
     for f in /proc/sys/net/bridge/bridge-nf-call-*; do echo 0 > "$f"; done
@@ -70,7 +70,7 @@ host_start() {  # NAME
     --setenv=SYSTEMD_NSPAWN_API_VFS_WRITABLE=network \
     systemd-nspawn --quiet --keep-unit --register=no --boot --machine="$1" \
       --directory="$LAB/hosts/$1/root" --network-namespace-path="/run/netns/$1" \
-      --capability=CAP_NET_ADMIN,CAP_IPC_LOCK \
+      --capability=CAP_NET_ADMIN,CAP_IPC_LOCK --bind=/var/cache/lvs-lab-pycode \
       --resolv-conf=off --timezone=off --link-journal=no --console=passive
 }
 

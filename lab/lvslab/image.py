@@ -22,12 +22,13 @@ GUEST_PYTHON_SITE = "usr/local/lib/python3.11/dist-packages"
 
 PACKAGES = [
     "linux-image-amd64", "systemd-sysv", "udev", "dbus", "kmod", "procps",
-    "openssh-server", "python3", "python3-apt", "ca-certificates", "openssl",
+    "openssh-server", "python3", "python3-apt", "python3-cryptography", "ca-certificates", "openssl",
     "iproute2", "ipvsadm", "nftables", "iptables", "conntrack", "tcpdump",
     "iputils-ping", "iputils-arping", "netcat-openbsd", "socat", "curl",
     "apache2", "nginx", "keepalived", "ldirectord", "systemd-container",
-    # debootstrap does not resolve virtual packages: perl-openssl-abi-3 (for ldirectord) comes from here.
-    "perl-openssl-defaults",
+    # debootstrap does not resolve virtual packages: perl-openssl-abi-3 (for ldirectord) and
+    # python3-cffi-backend-api-* (for python3-cryptography, which community.crypto needs) come from these.
+    "perl-openssl-defaults", "python3-cffi-backend",
 ]
 
 # Services the roles enable themselves; apache2 and nginx both want port 80.
@@ -38,6 +39,12 @@ DISABLED_UNITS = [
     "apache-htcacheclean.service",
 ]
 ENABLED_UNITS = ["systemd-networkd.service", "ssh.service"]
+
+
+def _read_guest_file(name):
+    with open(os.path.join(os.path.dirname(__file__), "guest_files", name)) as handle:
+        return handle.read()
+
 
 # Files written into the guest's root. The lab hosts see them too (their lower layer is the guest's root).
 GUEST_FILES = {
@@ -53,6 +60,10 @@ GUEST_FILES = {
     "etc/systemd/journald.conf.d/lvs-lab.conf": "[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n",
     # Bridges in the guest must not hand frames to iptables/nftables.
     "etc/modprobe.d/lvs-lab.conf": "blacklist br_netfilter\n",
+    # Lab-only speed-up of Ansible tasks: a bytecode cache for AnsiballZ payloads (see the module's docstring);
+    # the lab hosts share its directory (guest.sh binds it into each).
+    GUEST_PYTHON_SITE + "/lvs_lab_pycode.py": _read_guest_file("lvs_lab_pycode.py"),
+    GUEST_PYTHON_SITE + "/lvs_lab_pycode.pth": "import lvs_lab_pycode\n",
     "etc/dpkg/dpkg.cfg.d/01-lvs-lab-nodoc":
         "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/info/*\n"
         "path-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n",

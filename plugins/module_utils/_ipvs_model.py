@@ -502,6 +502,10 @@ def _parse_tunnel(params, forwarding, opt):
         return None, None, ()
     tun_type = parse_choice(given.get("tun_type", "ipip"), opt("tun_type"), TUNNEL_TYPES)
     tun_port = 0
+    # Port 0 is how the kernel (and to_dict, and ipvs_info) says "no tunnel port" for ipip and gre: the same as not
+    # giving one, so that what the model renders parses back to the same real.
+    if tun_type != "gue" and given.get("tun_port") in (0, "0"):
+        del given["tun_port"]
     if "tun_port" in given:
         if tun_type != "gue":
             raise IpvsValidationError(opt("tun_port"), given["tun_port"], "only applies to tun_type gue")

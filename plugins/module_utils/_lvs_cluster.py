@@ -203,7 +203,9 @@ def ipvs_table_services(cluster):
     services = []
     for item in cluster:
         entry = item.service.to_dict(with_reals=False)
-        entry = dict((name, value) for name, value in entry.items() if value not in (None, [], False))
+        # Identity for False, not `in`: 0 == False, and port 0 (every port, with persistence) must stay.
+        entry = dict((name, value) for name, value in entry.items()
+                     if value is not None and value is not False and value != [])
         entry.pop("persistence_netmask", None)
         if item.service.persistent is not None:
             entry["persistence_netmask"] = item.service.persistence_netmask

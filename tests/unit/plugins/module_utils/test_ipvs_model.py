@@ -117,6 +117,13 @@ class TestParseGood:
         assert (parsed.tun_type, parsed.tun_port, parsed.tun_flags) == ("gue", 6080, ("remcsum",))
         assert parsed.to_dict()["tun_flags"] == ["remcsum"]
 
+    @pytest.mark.parametrize("tun_type", ["ipip", "gre"])
+    def test_a_tunnel_real_parses_back_from_its_own_dict(self, tun_type):
+        parsed = parse_real({"address": "192.0.2.21", "forwarding": "tun", "tun_type": tun_type}, KEY4)
+        rendered = parsed.to_dict()
+        assert rendered["tun_port"] == 0
+        assert parse_real(rendered, KEY4) == parsed
+
     def test_nocsum_compares_equal_to_no_flag(self):
         with_flag = parse_real({"address": "192.0.2.21", "forwarding": "tun", "tun_type": "gre",
                                 "tun_flags": ["nocsum"]}, KEY4)

@@ -1,7 +1,7 @@
 """The shared cluster description: parsing, validation and each host's part."""
 import pytest
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError, parse_real, parse_service_key
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster
 
 HOSTVARS = {
@@ -44,6 +44,23 @@ def test_director_config_lists_vips_services_and_methods():
                    "l_threshold": 0},
                   {"address": "192.0.2.22", "port": 80, "forwarding": "dr", "weight": 3, "u_threshold": 0,
                    "l_threshold": 0}]}
+
+
+@pytest.mark.parametrize("tun_type", ["ipip", "gre", "gue"])
+def test_director_config_of_tun_services_parses_back_as_the_table_module_reads_it(tun_type):
+    extra = {"tun_port": 6080} if tun_type == "gue" else {}
+    (item,) = parse([web(forwarding="tun", tun_type=tun_type, **extra)])
+    (service,) = cluster.director_config([item])["services"]
+    reals = [parse_real(real, item.service.key) for real in service["reals"]]
+    assert reals == list(item.service.reals)
+    assert {real.tun_type for real in reals} == {tun_type}
+
+
+def test_a_port_0_service_keeps_its_port_for_the_table_module():
+    (item,) = parse([web(port=0, persistent=300)])
+    (service,) = cluster.director_config([item])["services"]
+    assert service["port"] == 0
+    assert parse_service_key(service) == item.service.key
 
 
 def test_fwmark_service_yields_a_marking_rule_and_no_address_key():

@@ -1,0 +1,29 @@
+"""Testinfra: the CA and the TLS-offload proxy on the director (tls scenario)."""
+
+testinfra_hosts = ["ansible://directors"]
+
+
+def test_one_fwmark_service_for_80_and_443_with_persistence(host):
+    rules = host.check_output("ipvsadm -Sn").splitlines()
+    assert "-A -f 1 -s rr -p 600" in rules
+    assert "tcp dport { 80, 443 }" in host.check_output("nft list table inet lvs_cluster_fwmark")
+
+
+def test_the_ca_certificate_can_only_sign(host):
+    certificate = host.check_output("openssl x509 -in /etc/ssl/lvs-cluster-ca/ca.crt -noout -text")
+    assert "CA:TRUE" in certificate
+    assert "Certificate Sign, CRL Sign" in certificate
+    assert host.file("/etc/ssl/lvs-cluster-ca/ca.crt").mode == 0o644
+
+
+def test_nginx_listens_on_the_directors_address_not_on_the_vip(host):
+    variables = host.ansible.get_variables()
+    assert host.socket("tcp://%s:443" % variables["lab_ipv4"]).is_listening
+    assert not host.socket("tcp://0.0.0.0:443").is_listening
+    assert not host.socket("tcp://%s:443" % variables["lab_vip_ipv4"]).is_listening
+    assert host.service("nginx").is_enabled
+
+
+def test_the_proxy_certificate_names_the_proxy(host):
+    names = host.check_output("openssl x509 -in /etc/ssl/certs/lvs-cluster-offload.crt -noout -ext subjectAltName")
+    assert "DNS:proxy.lab.example" in names
