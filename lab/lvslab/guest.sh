@@ -10,6 +10,8 @@ guest_prepare() {
   mkdir -p /run/systemd/nspawn "$LAB"
   mountpoint -q "$LAB" || mount -t tmpfs -o mode=0755,size=2G lvs-lab "$LAB"
   mkdir -p "$LAB/hosts" /var/cache/lvs-lab-pycode
+  # Lab hosts cannot load modules, and FOU's generic netlink family (GUE receive, `ip fou`) is not autoloaded.
+  modprobe fou 2>/dev/null || true
   # Bridges must switch frames without handing them to iptables/nftables.
   if [ -d /proc/sys/net/bridge ]; then
     for f in /proc/sys/net/bridge/bridge-nf-call-*; do echo 0 > "$f"; done

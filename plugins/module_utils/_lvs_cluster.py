@@ -36,7 +36,7 @@ _REAL_OPTIONS = ("port", "forwarding", "weight", "u_threshold", "l_threshold", "
 _REAL_DEFAULTS = {"real_port": "port", "forwarding": "forwarding", "tun_type": "tun_type", "tun_port": "tun_port",
                   "tun_flags": "tun_flags"}
 _KNOWN_SERVICE_KEYS = set(_SERVICE_OPTIONS) | set(_REAL_DEFAULTS) | {
-    "name", "vip", "fwmark_ports", "real_servers", "real_server_group"}
+    "name", "vip", "fwmark_ports", "real_servers", "real_server_group", "masquerade"}
 _KNOWN_REAL_KEYS = set(_REAL_OPTIONS) | {"host", "address"}
 _PROTOCOLS = ("tcp", "udp", "sctp")
 
@@ -44,7 +44,7 @@ _PROTOCOLS = ("tcp", "udp", "sctp")
 class ClusterService(object):
     """One entry of lvs_virtual_services, parsed: its IPVS service (with reals) and what the hosts need."""
 
-    def __init__(self, name, vip, service, fwmark_ports, real_hosts, mark_protocol=None):
+    def __init__(self, name, vip, service, fwmark_ports, real_hosts, mark_protocol=None, masquerade=False):
         self.name = name
         self.vip = vip
         self.service = service
@@ -53,6 +53,9 @@ class ClusterService(object):
         self.mark_protocol = mark_protocol
         # address -> inventory host name, for the reals that are inventory hosts
         self.real_hosts = real_hosts
+        # FULLNAT-like: the director also masquerades what it sends to this service's NAT reals, so they answer
+        # the director without routing through it.
+        self.masquerade = masquerade
 
     @property
     def family(self):
@@ -166,7 +169,13 @@ def parse_cluster_service(entry, index, hostvars, groups):
         reals.append(real)
         if host:
             real_hosts[real.address] = host
-    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts, mark_protocol)
+    masquerade = entry.get("masquerade", False)
+    if masquerade not in (True, False):
+        raise IpvsValidationError(_path(index, "masquerade"), masquerade, "must be true or false")
+    if masquerade and not any(real.forwarding == "nat" for real in reals):
+        raise IpvsValidationError(_path(index, "masquerade"), masquerade,
+                                  "needs real servers with forwarding nat: only NAT traffic is masqueraded")
+    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts, mark_protocol, masquerade)
 
 
 def parse_cluster(entries, hostvars, groups):
@@ -240,8 +249,10 @@ def director_config(cluster):
         "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
                  for address, family in vips],
         "nat_reals": sorted(set(real.address for _item, real in nat_reals)),
+        # The NAT reals whose packets the director masquerades, and the hosts that must route through it instead.
+        "masquerade_reals": sorted(set(real.address for item, real in nat_reals if item.masquerade)),
         "nat_hosts": sorted(set(item.real_hosts[real.address] for item, real in nat_reals
-                                if real.address in item.real_hosts)),
+                                if real.address in item.real_hosts and not item.masquerade)),
         "marks": sorted(marks, key=lambda mark: mark["mark"]),
         "forwarding_methods": methods,
         "schedulers": sorted(set(item.service.scheduler for item in cluster)),
@@ -263,16 +274,23 @@ def realserver_config(cluster, host, host_addresses=()):
                 continue
             entry = vips.setdefault(item.vip, {"address": item.vip, "family": item.family,
                                                "prefix": 32 if item.family == "ipv4" else 128,
-                                               "forwarding": set(), "tun_types": set(), "services": []})
+                                               "forwarding": set(), "tun_types": set(), "services": [],
+                                               "nat_routed": False, "gue_ports": set()})
             entry["forwarding"].add(real.forwarding)
+            # NAT answers must go back through the director unless the director masquerades them.
+            entry["nat_routed"] = entry["nat_routed"] or (real.forwarding == "nat" and not item.masquerade)
             if real.forwarding == "tun":
                 entry["tun_types"].add(real.tun_type)
+                if real.tun_type == "gue":
+                    # The UDP port this host receives GUE on, in the family of its own (outer) address.
+                    entry["gue_ports"].add((real.tun_port, real.family))
             entry["services"].append(item.name)
     result = []
     for address in sorted(vips):
         entry = vips[address]
         entry["forwarding"] = sorted(entry["forwarding"])
         entry["tun_types"] = sorted(entry["tun_types"])
+        entry["gue_ports"] = [{"port": port, "family": family} for port, family in sorted(entry["gue_ports"])]
         entry["services"] = sorted(set(entry["services"]))
         result.append(entry)
     return {
@@ -288,6 +306,10 @@ _TUNNEL_DEVICES = {
     ("ipv4", "gre"): ("gre0", "gre"),
     ("ipv6", "ipip"): ("ip6tnl0", "ip6tnl"),
     ("ipv6", "gre"): ("ip6gre0", "ip6gre"),
+    # GUE: a FOU receive port (gue_ports) strips the UDP and GUE headers; the inner IP-in-IP packet then reaches
+    # the ipip device of the VIP's family.
+    ("ipv4", "gue"): ("tunl0", "ipip"),
+    ("ipv6", "gue"): ("ip6tnl0", "ip6tnl"),
 }
 
 
@@ -295,33 +317,35 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
     """The kernel state a real server keeps (the lvs-netstate file): VIPs, ARP/rp_filter sysctls, tunnels, routes.
 
     DR: the VIP on ``lo`` (/32 or /128), ARP for it suppressed (arp_ignore=1, arp_announce=2) on ``all``,
-    ``lo`` and ``arp_interfaces``. TUN: the VIP on the tunnel's fallback device (tunl0 for ipip, gre0 for gre),
-    rp_filter relaxed there and on ``all`` (decapsulated packets arrive on a device with no route back).
-    NAT: the default route via ``nat_gateway``, the director's address on this network.
+    ``lo`` and ``arp_interfaces``. TUN: the VIP on the tunnel's fallback device (tunl0 for ipip, gre0 for gre,
+    tunl0 behind a FOU receive port for gue), rp_filter relaxed there and on ``all`` (decapsulated packets arrive
+    on a device with no route back).
+    NAT: the default route via ``nat_gateway``, the director's address on this network; nothing for services
+    with ``masquerade`` (their answers go to the director's address by any route).
     """
     config = realserver_config(cluster, host, host_addresses)
-    addresses, tunnels, sysctls, routes = [], [], {}, []
+    addresses, tunnels, sysctls, routes, gue_ports = [], [], {}, [], []
     suppress_arp = False
     for vip in config["vips"]:
         option = "lvs_virtual_services (%s)" % ", ".join(vip["services"])
-        if "gue" in vip["tun_types"]:
-            raise IpvsValidationError(option, "gue", "is not supported by the realserver role: receive GUE with "
-                                      "'ip fou add port PORT gue' and an ipip device yourself, or use ipip or gre")
         device = "lo"
         if vip["forwarding"] == ["tun"]:
             if len(vip["tun_types"]) > 1:
                 raise IpvsValidationError(option, vip["tun_types"], "mixes tunnel types for one VIP on one host")
             device, kind = _TUNNEL_DEVICES[(vip["family"], vip["tun_types"][0])]
+            for receiver in vip["gue_ports"]:
+                if receiver not in gue_ports:
+                    gue_ports.append(receiver)
             if {"name": device, "type": kind} not in tunnels:
                 tunnels.append({"name": device, "type": kind})
         if "dr" in vip["forwarding"] or "tun" in vip["forwarding"]:
             addresses.append({"address": vip["address"], "prefix": vip["prefix"], "device": device})
             suppress_arp = suppress_arp or vip["family"] == "ipv4"
-        if "nat" in vip["forwarding"]:
+        if vip["nat_routed"]:
             if not nat_gateway:
                 raise IpvsValidationError("realserver_nat_gateway", nat_gateway,
                                           "is required: %s reaches this host by NAT, so its answers must go back "
-                                          "through the director" % option)
+                                          "through the director (or give the service masquerade: true)" % option)
             gateway = parse_address(nat_gateway, "realserver_nat_gateway")
             route = {"to": "default", "via": gateway}
             if route not in routes:
@@ -335,4 +359,4 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
             sysctls["net.ipv4.conf.all.rp_filter"] = "0"
             sysctls["net.ipv4.conf.%s.rp_filter" % tunnel["name"]] = "0"
     return {"addresses": addresses, "sysctls": sysctls, "tunnels": tunnels, "routes": routes,
-            "vips": config["vips"]}
+            "gue_ports": gue_ports, "vips": config["vips"]}

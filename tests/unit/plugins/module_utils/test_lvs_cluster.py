@@ -89,7 +89,7 @@ def test_realserver_config_names_the_vips_a_host_serves():
                           real_servers=[{"host": "rs2", "forwarding": "tun"}])]
     assert cluster.realserver_config(parse(entries), "rs1")["vips"] == [
         {"address": "192.0.2.100", "family": "ipv4", "prefix": 32, "forwarding": ["dr"], "tun_types": [],
-         "services": ["web"]}]
+         "services": ["web"], "nat_routed": False, "gue_ports": []}]
     rs2 = cluster.realserver_config(parse(entries), "rs2")
     assert [(vip["address"], vip["forwarding"], vip["tun_types"]) for vip in rs2["vips"]] == [
         ("192.0.2.100", ["dr"], []), ("192.0.2.53", ["tun"], ["ipip"])]
@@ -112,6 +112,8 @@ def test_realserver_config_names_the_vips_a_host_serves():
      "lvs_virtual_services[0].real_servers[0]", {"host": "rs1", "address": "192.0.2.9"}),
     ([web(scheduler="fastest")], "lvs_virtual_services[0].scheduler", "fastest"),
     ([web(vip="192.0.2.300")], "lvs_virtual_services[0].vip", "192.0.2.300"),
+    ([web(masquerade=True)], "lvs_virtual_services[0].masquerade", True),
+    ([web(forwarding="nat", masquerade="yes")], "lvs_virtual_services[0].masquerade", "yes"),
 ])
 def test_bad_descriptions_name_the_option_and_value(entries, option, value):
     with pytest.raises(IpvsValidationError) as error:
@@ -148,6 +150,14 @@ def test_realserver_netstate_for_tun_uses_the_tunnel_device_and_relaxes_rp_filte
     assert gre["tunnels"] == [{"name": "gre0", "type": "gre"}]
 
 
+def test_realserver_netstate_for_gue_opens_the_receive_port_in_front_of_the_ipip_device():
+    state = cluster.realserver_netstate(parse([web(forwarding="tun", tun_type="gue", tun_port=6080)]), "rs1", [])
+    assert state["gue_ports"] == [{"port": 6080, "family": "ipv4"}]
+    assert state["tunnels"] == [{"name": "tunl0", "type": "ipip"}]
+    assert state["addresses"] == [{"address": "192.0.2.100", "prefix": 32, "device": "tunl0"}]
+    assert state["sysctls"]["net.ipv4.conf.tunl0.rp_filter"] == "0"
+
+
 def test_realserver_netstate_for_nat_routes_through_the_director_and_needs_its_address():
     state = cluster.realserver_netstate(parse([web(forwarding="nat")]), "rs1", [], "192.0.2.1")
     assert state["routes"] == [{"to": "default", "via": "192.0.2.1"}]
@@ -155,6 +165,21 @@ def test_realserver_netstate_for_nat_routes_through_the_director_and_needs_its_a
     with pytest.raises(IpvsValidationError) as error:
         cluster.realserver_netstate(parse([web(forwarding="nat")]), "rs1", [], "")
     assert error.value.option == "realserver_nat_gateway"
+
+
+def test_a_masquerading_nat_service_needs_no_route_on_the_real_servers_and_no_gateway_check():
+    entries = [web(forwarding="nat", masquerade=True),
+               web(name="plain-nat", vip="192.0.2.101", forwarding="nat", real_server_group=None,
+                   real_servers=[{"host": "rs2"}])]
+    director = cluster.director_config(parse(entries))
+    assert director["masquerade_reals"] == ["192.0.2.21", "192.0.2.22"]
+    assert director["nat_hosts"] == ["rs2"]
+    assert cluster.realserver_netstate(parse(entries), "rs1", [], "")["routes"] == []
+    # rs2 also serves the plain NAT service: its answers must still go through the director.
+    with pytest.raises(IpvsValidationError) as error:
+        cluster.realserver_netstate(parse(entries), "rs2", [], "")
+    assert error.value.option == "realserver_nat_gateway"
+    assert "masquerade" in str(error.value)
 
 
 def test_a_real_server_given_by_address_is_found_by_the_hosts_own_addresses():
@@ -168,4 +193,4 @@ def test_a_real_server_given_by_address_is_found_by_the_hosts_own_addresses():
 
 def test_a_host_that_serves_nothing_needs_nothing():
     state = cluster.realserver_netstate(parse([web()]), "director", ["eth1"])
-    assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "vips": []}
+    assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "gue_ports": [], "vips": []}
