@@ -248,7 +248,6 @@ def director_config(cluster):
     return {
         "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
                  for address, family in vips],
-        "nat_reals": sorted(set(real.address for _item, real in nat_reals)),
         # The NAT reals whose packets the director masquerades, and the hosts that must route through it instead.
         "masquerade_reals": sorted(set(real.address for item, real in nat_reals if item.masquerade)),
         "nat_hosts": sorted(set(item.real_hosts[real.address] for item, real in nat_reals
