@@ -37,6 +37,8 @@ def _parser():
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
     up = sub.add_parser("up", parents=[common], help="boot the guest if needed and create the topology's hosts")
     up.add_argument("--topology", "-t", required=True, choices=topology.available())
+    up.add_argument("--fresh", action="store_true",
+                    help="always give fresh hosts, even when the lab is already up with this topology")
     reset = sub.add_parser("reset", parents=[common], help="fresh hosts (new filesystems) without rebooting the VM")
     reset.add_argument("--topology", "-t", choices=topology.available(), help="default: the current one")
     reboot = sub.add_parser("reboot", parents=[common], help="reboot one host like a real machine")
@@ -72,7 +74,7 @@ def _dispatch(args, state):
     if command == "build":
         image.build(force=args.force)
     elif command == "up":
-        lab.up(state, args.topology)
+        lab.up(state, args.topology, fresh=args.fresh)
     elif command == "reset":
         lab.reset(state, args.topology)
     elif command == "reboot":

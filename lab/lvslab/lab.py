@@ -82,13 +82,18 @@ def _old_host_names(state):
         return []
 
 
-def up(lab_state, topology_name):
+def up(lab_state, topology_name, fresh=False):
+    """Boot the guest if needed and make sure the hosts of the topology run.
+
+    A lab already up with this topology is reused as it is (whatever ran in it before), unless ``fresh``:
+    then its hosts are re-created, so nothing an earlier run left in them (tables, VIPs, enabled units) remains.
+    """
     topo = topology.load(topology_name)
     started = time.monotonic()
     image_dir = image.build()
     if vm.is_running(lab_state):
         log(f"lab {lab_state.lab!r} already running (qemu pid {lab_state.pid}, port {lab_state.port})")
-        if lab_state.topology == topo.name and _healthy(lab_state, topo):
+        if not fresh and lab_state.topology == topo.name and _healthy(lab_state, topo):
             inventory.write_all(lab_state, topo)
             log(f"topology {topo.name!r} is up and healthy: nothing to do")
             print_access(lab_state, topo)

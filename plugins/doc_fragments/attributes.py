@@ -33,3 +33,22 @@ requirements:
 notes:
   - Needs C(CAP_NET_ADMIN) (run as root, for example with C(become)).
 """
+
+    # The modules that change the host: they hold the host-wide writer lock (module_utils/_host_lock.py).
+    LOCK = r"""
+options:
+  lock_timeout:
+    description:
+      - Wait at most this many seconds (0 to 86400) for the host-wide C(lvs.cluster) writer lock,
+        C(/run/lock/lvs-cluster.lock), before failing with a message that names the holder (its pid, what it is
+        and for how long it has held the lock). V(0) tries once.
+      - The lock is held from reading the host's state to the last change, so two runs against one host (two
+        plays, a play and C(lvs-netstate) at boot or reload) never interleave; the second one plans against what
+        the first one left. A run that cannot take the lock changes nothing.
+      - Check mode does not take the lock (it only reads).
+    type: int
+    default: 60
+notes:
+  - The lock only orders C(lvs.cluster)'s own writers (these modules and C(lvs-netstate)); C(ipvsadm), C(nft) or
+    C(iptables) run by hand or by other tools do not take it.
+"""

@@ -12,32 +12,54 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+
+try:  # ansible-core 2.19+: `omit` is a sentinel object
+    from ansible._internal._templating._utils import Omit as _OMIT
+except ImportError:  # older ansible-core: `omit` is a placeholder string
+    _OMIT = None
 from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import FwmarkError, render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model
 
 
+def _is_omitted(value):
+    return (_OMIT is not None and value is _OMIT) or (
+        isinstance(value, str) and value.startswith("__omit_place_holder__"))
+
+
+def without_omitted(value):
+    """``value`` with every ``omit`` inside it dropped: ``persistent: "{{ x | default(omit) }}"`` in an entry of the
+    description means "not set", as it does for a module option."""
+    if isinstance(value, dict):
+        return dict((key, without_omitted(item)) for key, item in value.items() if not _is_omitted(item))
+    if isinstance(value, list):
+        return [without_omitted(item) for item in value if not _is_omitted(item)]
+    return value
+
+
 def _parse(services, hostvars, groups):
     try:
-        return cluster_model.parse_cluster(services, hostvars, groups)
+        return cluster_model.parse_cluster(without_omitted(services), hostvars, groups)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 
 
-def director_config(services, hostvars, groups):
+def director_config(services, hostvars, groups, host=None, vip_interface="", interfaces=None, default_interface=None,
+                    timeouts=None):
     cluster = _parse(services, hostvars, groups)
     try:
-        return cluster_model.director_config(cluster)
+        return cluster_model.director_config(cluster, host, vip_interface, interfaces, default_interface, timeouts)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 
 
-def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway="", host_addresses=()):
+def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway="", host_addresses=(),
+                      interfaces=None):
     cluster = _parse(services, hostvars, groups)
     try:
         return cluster_model.realserver_netstate(cluster, host, list(arp_interfaces or ()), nat_gateway,
-                                                 list(host_addresses or ()))
+                                                 list(host_addresses or ()), interfaces)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 

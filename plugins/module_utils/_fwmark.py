@@ -7,7 +7,7 @@
 
 PRIVATE to the ``lvs.cluster`` collection: the leading underscore means this file is an
 implementation detail of ``lvs.cluster.fwmark``; nothing in here has a stability promise and it may
-change in any release without notice. Standard library only.
+change in any release without notice. Standard library only (``_host_lock`` is too).
 
 The flow follows ``docs/architecture.md``:
 
@@ -20,7 +20,9 @@ The flow follows ``docs/architecture.md``:
    multisets and the backend turns the difference into ``Command`` objects (one atomic
    ``nft -f -`` transaction, or one ``iptables-restore --noflush`` commit per family);
 4. ``ensure()`` ties it together; it takes a ``run(argv, data=None) -> (rc, out, err)`` callable and a
-   ``get_bin(name) -> path or None`` callable so that everything here tests without a host.
+   ``get_bin(name) -> path or None`` callable so that everything here tests without a host. Outside check mode
+   it holds the host-wide writer lock (``_host_lock``, standard library only too) from step 2 to the last
+   command, so it never interleaves with another lvs.cluster writer on the host.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +33,14 @@ import ipaddress
 import json
 import re
 import shlex
+from contextlib import ExitStack
+
+from ansible_collections.lvs.cluster.plugins.module_utils._host_lock import (
+    DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT,
+    HostLockError,
+    check_timeout,
+    host_lock,
+)
 
 MARK_MIN = 1
 MARK_MAX = 0xFFFFFFFF
@@ -891,21 +901,32 @@ def state_dict(spec, rules, backend):
 
 
 def ensure(params, run, get_bin, check_mode=False):
-    """Read → plan → (apply) for one mark. Returns the module result (without ``diff`` gating)."""
+    """Read → plan → (apply) for one mark. Returns the module result (without ``diff`` gating).
+
+    Outside check mode the host lock is held throughout; a lock that cannot be taken is a ``FwmarkError`` raised
+    before anything is read or run.
+    """
     spec = build_spec(params)  # validation first: nothing runs before the input is known good
-    backend_name = choose_backend(params.get('backend') or 'auto', run, get_bin, spec.families)
-    backend = make_backend(backend_name, run, get_bin, params.get('nft_table') or DEFAULT_TABLE)
-    if backend_name == 'iptables':
-        backend.read(spec.families, required=spec.state == 'present')
-    else:
-        backend.read()
-    current = backend.current_rules(spec)
-    desired = backend.desired_rules(spec)
-    to_delete, to_add = diff_rules(current, desired)
-    commands = backend.plan(to_delete, to_add)
-    changed = bool(commands)
-    if changed and not check_mode:
-        backend.apply(commands)
+    lock_timeout = _lock_timeout(params)
+    with ExitStack() as stack:
+        if not check_mode:
+            try:
+                stack.enter_context(host_lock('lvs.cluster.fwmark', lock_timeout))
+            except HostLockError as exc:
+                raise FwmarkError(str(exc), changed=False)
+        backend_name = choose_backend(params.get('backend') or 'auto', run, get_bin, spec.families)
+        backend = make_backend(backend_name, run, get_bin, params.get('nft_table') or DEFAULT_TABLE)
+        if backend_name == 'iptables':
+            backend.read(spec.families, required=spec.state == 'present')
+        else:
+            backend.read()
+        current = backend.current_rules(spec)
+        desired = backend.desired_rules(spec)
+        to_delete, to_add = diff_rules(current, desired)
+        commands = backend.plan(to_delete, to_add)
+        changed = bool(commands)
+        if changed and not check_mode:
+            backend.apply(commands)
     return {
         'changed': changed,
         'backend': backend_name,
@@ -916,6 +937,14 @@ def ensure(params, run, get_bin, check_mode=False):
             'after': state_dict(spec, desired, backend_name),
         },
     }
+
+
+def _lock_timeout(params):
+    value = params.get('lock_timeout')
+    try:
+        return check_timeout(DEFAULT_LOCK_TIMEOUT if value is None else value)
+    except HostLockError as exc:
+        raise FwmarkError(str(exc))
 
 
 def render_nft_boot_script(params_list, table=DEFAULT_TABLE):

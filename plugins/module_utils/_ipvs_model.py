@@ -55,7 +55,12 @@ class IpvsValidationError(IpvsError, ValueError):
         self.option = option
         self.value = value
         self.reason = reason
-        super(IpvsValidationError, self).__init__("%s: %r %s" % (option, value, reason))
+        # A missing value is said as such ("port is required"), never as Python's None.
+        if value is None:
+            message = "%s %s" % (option, reason)
+        else:
+            message = "%s: %r %s" % (option, value, reason)
+        super(IpvsValidationError, self).__init__(message)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,6 +324,8 @@ def _opt(path, name):
 
 def parse_address(value, option, family=None):
     """Normalise an IP address (compressed form); reject prefixes, names and family mismatches."""
+    if value is None:
+        raise IpvsValidationError(option, None, "is required")
     if not isinstance(value, str) or not value.strip():
         raise IpvsValidationError(option, value, "is not an IP address")
     text = value.strip()

@@ -7,6 +7,8 @@
     read current -> build desired (validated before anything changes) -> plan -> changed = bool(operations)
     -> apply unless check mode -> result with operations, diff and the state after.
 
+Outside check mode the writers hold the host lock (_host_lock) from the read to the last change.
+
 Private to the lvs.cluster collection: no stability promise.
 """
 
@@ -15,9 +17,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
+from ansible_collections.lvs.cluster.plugins.module_utils._host_lock import (
+    DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT,
+    HostLockError,
+    check_timeout,
+    host_lock,
+)
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     FAMILIES,
     FORWARDING_METHODS,
@@ -95,6 +103,9 @@ REAL_ATTRIBUTE_OPTIONS = dict(
 TABLE_REAL_OPTIONS = dict(address=dict(type="str", required=True), port=dict(type="int"), **REAL_ATTRIBUTE_OPTIONS)
 
 TIMEOUT_OPTIONS = dict(tcp=dict(type="int"), tcp_fin=dict(type="int"), udp=dict(type="int"))
+
+# The modules that change the kernel (documented by the doc fragment lvs.cluster.attributes.lock).
+LOCK_OPTIONS = dict(lock_timeout=dict(type="int", default=DEFAULT_LOCK_TIMEOUT))
 
 
 def service_argument_spec():
@@ -243,6 +254,32 @@ def fail_with_kernel_error(module, err, planned=()):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The host lock (see _host_lock): one writer at a time from reading the table to the last change
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def lock_timeout_from_params(module):
+    """lock_timeout, checked with the other options (before the kernel is opened)."""
+    try:
+        return check_timeout(module.params["lock_timeout"])
+    except HostLockError as err:
+        module.fail_json(msg=str(err), option="lock_timeout")
+
+
+@contextmanager
+def writer_lock(module, what, timeout):
+    """Hold the host lock for the block, unless check mode (which only reads). A lock that cannot be taken fails
+    the module before anything is read or changed."""
+    with ExitStack() as stack:
+        if not module.check_mode:
+            try:
+                stack.enter_context(host_lock(what, timeout))
+            except HostLockError as err:
+                module.fail_json(msg=str(err), changed=False, operations=[])
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The algorithm
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -277,7 +314,8 @@ def run_service(module):
     """ipvs_service: the attributes of one service (its reals are left alone)."""
     params = module.params
     desired = validated(module, service_from_params, params)
-    with kernel_session(module) as kernel:
+    lock_timeout = lock_timeout_from_params(module)
+    with kernel_session(module) as kernel, writer_lock(module, "lvs.cluster.ipvs_service", lock_timeout):
         current = kernel.read_service(desired.key)
         if params["state"] == "absent":
             desired = None
@@ -312,22 +350,25 @@ def run_real(module):
         address, port = desired.address, desired.port
     else:
         address, port = validated(module, real_endpoint_from_params, params)
+    lock_timeout = lock_timeout_from_params(module)
     with kernel_session(module) as kernel:
-        service = kernel.read_service(key)
-        if service is None:
-            module.fail_json(msg="service %s does not exist: create it first (lvs.cluster.ipvs_service or "
-                             "lvs.cluster.ipvs_table)" % key, service_key=key.to_dict())
-        current = validated(module, find_real, service, address, port)
-        if state == "absent":
-            desired = None
-        elif state == "drained":
-            if current is None:
-                module.fail_json(msg="real %s is not a real of %s: nothing to drain" % (
-                    format_endpoint(address, port if port is not None else _service_port(key)), key))
-            desired = replace(current, weight=0)
-        operations = plan_real(service, current, desired)
-        after = apply_operations(Table(services=(service,)), operations).get(key)
-        result = execute(module, kernel, operations, before=_dict(service), after=_dict(after))
+        # Draining can take minutes: the lock covers the weight change, not the wait for connections to end.
+        with writer_lock(module, "lvs.cluster.ipvs_real", lock_timeout):
+            service = kernel.read_service(key)
+            if service is None:
+                module.fail_json(msg="service %s does not exist: create it first (lvs.cluster.ipvs_service or "
+                                 "lvs.cluster.ipvs_table)" % key, service_key=key.to_dict())
+            current = validated(module, find_real, service, address, port)
+            if state == "absent":
+                desired = None
+            elif state == "drained":
+                if current is None:
+                    module.fail_json(msg="real %s is not a real of %s: nothing to drain" % (
+                        format_endpoint(address, port if port is not None else _service_port(key)), key))
+                desired = replace(current, weight=0)
+            operations = plan_real(service, current, desired)
+            after = apply_operations(Table(services=(service,)), operations).get(key)
+            result = execute(module, kernel, operations, before=_dict(service), after=_dict(after))
         if state == "drained":
             result["drain"] = drain(module, kernel, key, desired, result)
     result["real"] = desired.to_dict() if desired is not None else None
@@ -340,7 +381,8 @@ def run_table(module):
     params = module.params
     desired, timeouts = validated(module, table_from_params, params["services"], params.get("timeouts"))
     batch_size = validated(module, parse_int, params["batch_size"], "batch_size", 1, 100000, "a batch size")
-    with kernel_session(module) as kernel:
+    lock_timeout = lock_timeout_from_params(module)
+    with kernel_session(module) as kernel, writer_lock(module, "lvs.cluster.ipvs_table", lock_timeout):
         current = kernel.read_table()
         current_timeouts = kernel.timeouts() if timeouts is not None else None
         operations = plan_table(current, desired, params["purge"])

@@ -71,9 +71,10 @@ def _path(index, name=None):
 
 
 def _host_address(host, hostvars, option):
-    variables = hostvars.get(host)
-    if variables is None:
+    # Membership first: Ansible's hostvars answers an unknown name with an undefined value, not None.
+    if host not in hostvars:
         raise IpvsValidationError(option, host, "is not a host of the inventory")
+    variables = hostvars[host]
     address = variables.get("lvs_real_address")
     if address is None:
         candidate = variables.get("ansible_host", host)
@@ -225,8 +226,38 @@ def ipvs_table_services(cluster):
     return services
 
 
-def director_config(cluster):
-    """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use."""
+def check_interface(option, name, host, interfaces):
+    """``name`` (given by the variable ``option``) is an interface of ``host``.
+
+    ``interfaces`` is the host's gathered ``ansible_facts['interfaces']``; ``all`` (the sysctl pseudo-device)
+    is accepted too. Checked on the controller before anything changes on the host.
+    """
+    if name != "all" and name not in interfaces:
+        raise IpvsValidationError(option, name, "is not an interface of %s (%s)" % (
+            host, ", ".join(sorted(interfaces)) or "none found"))
+
+
+def resolve_vip_interface(vip_interface, host, interfaces, default_interface):
+    """The interface that carries the director's VIPs: ``director_vip_interface``, else the default route's."""
+    if vip_interface:
+        check_interface("director_vip_interface", vip_interface, host, interfaces)
+        return vip_interface
+    if not default_interface:
+        raise IpvsValidationError("director_vip_interface", None,
+                                  "is required: %s has no default IPv4 route to take the interface from" % host)
+    return default_interface
+
+
+def director_config(cluster, host=None, vip_interface="", interfaces=None, default_interface=None, timeouts=None):
+    """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use.
+
+    With ``interfaces`` (the host's facts) the VIP interface is checked and resolved into ``vip_interface``;
+    ``timeouts`` (``director_timeouts``) are checked as lvs.cluster.ipvs_table will read them.
+    """
+    # Imported here: the module glue is only needed for this check, and it keeps this file's imports light.
+    from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import timeouts_from_params
+
+    timeouts_from_params(timeouts or None, "director_timeouts")
     vips = sorted(set((item.vip, item.family) for item in cluster))
     marks = []
     for item in cluster:
@@ -245,7 +276,7 @@ def director_config(cluster):
             raise IpvsValidationError("lvs_virtual_services", address,
                                       "is both a VIP and a real server's address")
     nat_reals = [(item, real) for item in cluster for real in item.service.reals if real.forwarding == "nat"]
-    return {
+    config = {
         "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
                  for address, family in vips],
         # The NAT reals whose packets the director masquerades, and the hosts that must route through it instead.
@@ -257,6 +288,9 @@ def director_config(cluster):
         "schedulers": sorted(set(item.service.scheduler for item in cluster)),
         "services": ipvs_table_services(cluster),
     }
+    if interfaces is not None:
+        config["vip_interface"] = resolve_vip_interface(vip_interface, host, interfaces, default_interface)
+    return config
 
 
 def realserver_config(cluster, host, host_addresses=()):
@@ -312,7 +346,7 @@ _TUNNEL_DEVICES = {
 }
 
 
-def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_addresses=()):
+def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_addresses=(), interfaces=None):
     """The kernel state a real server keeps (the lvs-netstate file): VIPs, ARP/rp_filter sysctls, tunnels, routes.
 
     DR: the VIP on ``lo`` (/32 or /128), ARP for it suppressed (arp_ignore=1, arp_announce=2) on ``all``,
@@ -322,6 +356,8 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
     NAT: the default route via ``nat_gateway``, the director's address on this network; nothing for services
     with ``masquerade`` (their answers go to the director's address by any route).
     """
+    for index, name in enumerate(arp_interfaces if interfaces is not None else ()):
+        check_interface("realserver_arp_interfaces[%d]" % index, name, host, interfaces)
     config = realserver_config(cluster, host, host_addresses)
     addresses, tunnels, sysctls, routes, gue_ports = [], [], {}, [], []
     suppress_arp = False
@@ -342,7 +378,7 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
             suppress_arp = suppress_arp or vip["family"] == "ipv4"
         if vip["nat_routed"]:
             if not nat_gateway:
-                raise IpvsValidationError("realserver_nat_gateway", nat_gateway,
+                raise IpvsValidationError("realserver_nat_gateway", None,
                                           "is required: %s reaches this host by NAT, so its answers must go back "
                                           "through the director (or give the service masquerade: true)" % option)
             gateway = parse_address(nat_gateway, "realserver_nat_gateway")

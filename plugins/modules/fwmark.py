@@ -31,6 +31,7 @@ requirements:
   - C(iptables), C(iptables-restore) (and C(ip6tables), C(ip6tables-restore) for IPv6), iptables 1.6.2 or later, for O(backend=iptables).
 extends_documentation_fragment:
   - lvs.cluster.attributes
+  - lvs.cluster.attributes.lock
 options:
   mark:
     description:
@@ -230,6 +231,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import (
+    DEFAULT_LOCK_TIMEOUT,
     DEFAULT_TABLE,
     FwmarkError,
     ensure,
@@ -248,6 +250,7 @@ def build_module():
             backend=dict(type='str', default='auto', choices=['auto', 'nftables', 'iptables']),
             nft_table=dict(type='str', default=DEFAULT_TABLE),
             state=dict(type='str', default='present', choices=['present', 'absent']),
+            lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
         ),
         required_if=[('state', 'present', ('destination',))],
         supports_check_mode=True,

@@ -39,6 +39,11 @@ options:
       - When V(false), the C(stats) of services and real servers are null (connection counts are always read).
     type: bool
     default: true
+  lock_timeout:
+    description:
+      - Accepted and ignored, so that C(module_defaults) for the C(lvs.cluster.ipvs) group can set it for the
+        writer modules; this module only reads and never takes the host-wide writer lock.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -272,7 +277,8 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import ru
 
 
 def build_module():
-    return AnsibleModule(argument_spec=dict(stats=dict(type="bool", default=True)), supports_check_mode=True)
+    return AnsibleModule(argument_spec=dict(stats=dict(type="bool", default=True), lock_timeout=dict(type="int")),
+                         supports_check_mode=True)
 
 
 def main():

@@ -27,6 +27,7 @@ author: lvs.cluster maintainers (@lvs-cluster)
 extends_documentation_fragment:
   - lvs.cluster.attributes
   - lvs.cluster.attributes.ipvs
+  - lvs.cluster.attributes.lock
 attributes:
   check_mode:
     details: In check mode O(state=drained) reports the current connection counts and does not wait.
@@ -37,6 +38,9 @@ notes:
     O(real_port) can only differ from O(port) with V(nat).
   - When O(real_port) is left out with O(state=absent) or O(state=drained), the real server is found by its
     address alone; if the service has several at that address, O(real_port) is needed.
+  - With O(state=drained) the host lock (O(lock_timeout)) is held only while the weight is set to V(0), and
+    released before waiting for the connections to end, so a drain that takes minutes does not hold up other
+    runs.
 seealso:
   - module: lvs.cluster.ipvs_service
   - module: lvs.cluster.ipvs_table
@@ -278,6 +282,7 @@ drain:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import (
+    LOCK_OPTIONS,
     SERVICE_KEY_CONSTRAINTS,
     SERVICE_KEY_OPTIONS,
     run_real,
@@ -302,6 +307,7 @@ def build_module():
         drain_timeout=dict(type="int", default=300),
         drain_poll_interval=dict(type="float", default=2.0),
         drain_fail_on_timeout=dict(type="bool", default=False),
+        **LOCK_OPTIONS
     )
     return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **SERVICE_KEY_CONSTRAINTS)
 

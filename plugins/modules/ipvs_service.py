@@ -25,6 +25,7 @@ author: lvs.cluster maintainers (@lvs-cluster)
 extends_documentation_fragment:
   - lvs.cluster.attributes
   - lvs.cluster.attributes.ipvs
+  - lvs.cluster.attributes.lock
 notes:
   - The kernel loads the scheduler module (C(ip_vs_rr), C(ip_vs_wlc), ...) and the persistence engine module
     (C(ip_vs_pe_sip)) on demand; a scheduler the kernel was built without is reported as not available.
@@ -192,6 +193,7 @@ operations:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import (
+    LOCK_OPTIONS,
     SERVICE_KEY_CONSTRAINTS,
     run_service,
     service_argument_spec,
@@ -200,7 +202,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import (
 
 def build_module():
     argument_spec = service_argument_spec()
-    argument_spec.update(state=dict(type="str", default="present", choices=["present", "absent"]))
+    argument_spec.update(state=dict(type="str", default="present", choices=["present", "absent"]), **LOCK_OPTIONS)
     return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **SERVICE_KEY_CONSTRAINTS)
 
 

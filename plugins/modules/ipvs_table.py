@@ -26,6 +26,7 @@ author: lvs.cluster maintainers (@lvs-cluster)
 extends_documentation_fragment:
   - lvs.cluster.attributes
   - lvs.cluster.attributes.ipvs
+  - lvs.cluster.attributes.lock
 notes:
   - The kernel loads scheduler modules (C(ip_vs_rr), ...) and the persistence engine module on demand.
   - Every value is validated before the kernel is touched; an error names the option by its path, for example
@@ -300,6 +301,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import (
     DEFAULT_BATCH_SIZE,
+    LOCK_OPTIONS,
     TIMEOUT_OPTIONS,
     run_table,
     table_service_options,
@@ -312,6 +314,7 @@ def build_module():
         timeouts=dict(type="dict", options=TIMEOUT_OPTIONS),
         purge=dict(type="bool", default=False),
         batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
+        **LOCK_OPTIONS
     )
     return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
 

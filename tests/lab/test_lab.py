@@ -57,7 +57,8 @@ class Lab:
 def lab():
     name = os.environ.get("LVS_LAB_NAME") or "selftest"
     reused = bool(os.environ.get("LVS_LAB_NAME"))
-    lab_cli(name, "up", "--topology", TOPOLOGY, timeout=900)
+    # Fresh hosts: a reused lab may hold what the demo or a scenario left (units that set sysctls at boot).
+    lab_cli(name, "up", "--fresh", "--topology", TOPOLOGY, timeout=900)
     yield Lab(name)
     if not reused and os.environ.get("LVS_LAB_KEEP") != "1":
         lab_cli(name, "down", timeout=120)

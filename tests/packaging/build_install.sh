@@ -12,7 +12,7 @@ echo "built $(basename "$TARBALL") ($(du -h "$TARBALL" | cut -f1))"
 
 tar -tzf "$TARBALL" > "$WORK/listing"
 # Nothing of the lab, the tests or the local environment may travel in the tarball.
-if grep -E '^(lab|tests|scripts|molecule|requirements|inventories|benchmarks|\.venv[^/]*|\.build|\.lab|\.ci|\.config)/' "$WORK/listing"; then
+if grep -E '^(lab|tests|scripts|extensions/molecule|requirements|inventories|benchmarks|\.venv[^/]*|\.build|\.lab|\.ci|\.config)/' "$WORK/listing"; then
   echo "FAIL: the tarball carries repo-only files (above)" >&2
   exit 1
 fi

@@ -177,8 +177,8 @@ BAD_SERVICES = [
     (dict(port=True), "port", "True"),
     (dict(port=80.5), "port", "80.5"),
     (dict(port=0), "port", "0"),
-    (dict(port=None), "port", "None"),
-    (dict(address=None), "address", "None"),
+    (dict(port=None), "port", None),
+    (dict(address=None), "address", None),
     (dict(fwmark=0, address=None, port=None), "fwmark", "0"),
     (dict(fwmark=4294967296, address=None, port=None), "fwmark", "4294967296"),
     (dict(fwmark=5), "fwmark", "5"),
@@ -206,8 +206,13 @@ def test_bad_service_names_option_and_value(params, option, value):
     with pytest.raises(IpvsValidationError) as err:
         service(**params)
     assert err.value.option == option
-    assert str(err.value).startswith(option + ":")
-    assert value in str(err.value)
+    if value is None:
+        # A missing value is said in words ("port is required ..."), never as Python's None.
+        assert str(err.value).startswith(option + " is required")
+        assert "None" not in str(err.value)
+    else:
+        assert str(err.value).startswith(option + ":")
+        assert value in str(err.value)
 
 
 def test_bad_service_path_prefixes_option():
@@ -218,7 +223,7 @@ def test_bad_service_path_prefixes_option():
 
 BAD_REALS = [
     (dict(address="192.0.2.256"), KEY4, "address", "192.0.2.256"),
-    (dict(address=None), KEY4, "address", "None"),
+    (dict(address=None), KEY4, "address", "address is required"),
     (dict(address="2001:db8::21"), KEY4, "address", "2001:db8::21"),
     (dict(address="192.0.2.21", forwarding="nat"), KEY6, "address", "192.0.2.21"),
     (dict(address="192.0.2.21", forwarding="masq"), KEY4, "forwarding", "masq"),
@@ -234,7 +239,7 @@ BAD_REALS = [
     (dict(address="192.0.2.21", tun_type="gue"), KEY4, "tun_type", "gue"),
     (dict(address="192.0.2.21", forwarding="nat", tun_port=5), KEY4, "tun_port", "5"),
     (dict(address="192.0.2.21", forwarding="tun", tun_type="vxlan"), KEY4, "tun_type", "vxlan"),
-    (dict(address="192.0.2.21", forwarding="tun", tun_type="gue"), KEY4, "tun_port", "None"),
+    (dict(address="192.0.2.21", forwarding="tun", tun_type="gue"), KEY4, "tun_port", "tun_port is required with tun_type gue"),
     (dict(address="192.0.2.21", forwarding="tun", tun_type="gre", tun_port=5), KEY4, "tun_port", "5"),
     (dict(address="192.0.2.21", forwarding="tun", tun_type="gue", tun_port=0), KEY4, "tun_port", "0"),
     (dict(address="192.0.2.21", forwarding="tun", tun_flags=["csum"]), KEY4, "tun_flags", "csum"),
@@ -253,6 +258,7 @@ def test_bad_real_names_option_and_value(params, key, option, value):
         parse_real(params, key, path="services[1].reals[2]")
     assert err.value.option == "services[1].reals[2].%s" % option
     assert value in str(err.value)
+    assert ": None" not in str(err.value)
 
 
 def test_parse_address_family_message():

@@ -194,3 +194,57 @@ def test_a_real_server_given_by_address_is_found_by_the_hosts_own_addresses():
 def test_a_host_that_serves_nothing_needs_nothing():
     state = cluster.realserver_netstate(parse([web()]), "director", ["eth1"])
     assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "gue_ports": [], "vips": []}
+
+
+# -- role inputs checked against the host before any change ---------------------------------------------------
+
+INTERFACES = ["lo", "eth1", "mgmt0"]
+
+
+def test_the_vip_interface_must_be_an_interface_of_the_director():
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.director_config(parse([web()]), "director", "eth9", INTERFACES, "mgmt0")
+    assert str(err.value) == "director_vip_interface: 'eth9' is not an interface of director (eth1, lo, mgmt0)"
+
+
+def test_the_vip_interface_defaults_to_the_default_routes_and_is_returned():
+    assert cluster.director_config(parse([web()]), "director", "", INTERFACES, "mgmt0")["vip_interface"] == "mgmt0"
+    assert cluster.director_config(parse([web()]), "director", "eth1", INTERFACES, "mgmt0")["vip_interface"] == "eth1"
+
+
+def test_without_a_default_route_the_vip_interface_is_required():
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.director_config(parse([web()]), "director", "", INTERFACES, "")
+    assert str(err.value).startswith("director_vip_interface is required: director has no default IPv4 route")
+
+
+@pytest.mark.parametrize("timeouts, words", [
+    ({"tcp": -5}, ["director_timeouts.tcp", "-5"]),
+    ({"udp": "soon"}, ["director_timeouts.udp", "soon"]),
+])
+def test_director_timeouts_are_checked_before_any_change(timeouts, words):
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.director_config(parse([web()]), "director", "eth1", INTERFACES, "eth1", timeouts)
+    assert all(word in str(err.value) for word in words)
+
+
+def test_arp_interfaces_must_be_interfaces_of_the_real_server():
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.realserver_netstate(parse([web()]), "rs1", ["eth1", "eth7"], interfaces=INTERFACES)
+    assert str(err.value) == "realserver_arp_interfaces[1]: 'eth7' is not an interface of rs1 (eth1, lo, mgmt0)"
+    # all and lo are always there
+    assert cluster.realserver_netstate(parse([web()]), "rs1", ["all", "lo", "eth1"], interfaces=INTERFACES)
+
+
+class UndefinedForUnknownHosts(dict):
+    """Like Ansible's hostvars: an unknown name gives an undefined value instead of a KeyError."""
+
+    def __missing__(self, key):
+        raise AssertionError("hostvars[%r] was read although %r is not a host of the inventory" % (key, key))
+
+
+def test_a_real_server_host_that_is_not_in_the_inventory_names_the_option():
+    hostvars = UndefinedForUnknownHosts(HOSTVARS)
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.parse_cluster([web(real_server_group=None, real_servers=[{"host": "rs9"}])], hostvars, GROUPS)
+    assert str(err.value) == "lvs_virtual_services[0].real_servers[0].host: 'rs9' is not a host of the inventory"

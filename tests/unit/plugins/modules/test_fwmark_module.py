@@ -12,6 +12,8 @@ applies it, so that "apply, then run again" is checked end to end without a host
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import fcntl
+import json
 import os
 
 import pytest
@@ -20,6 +22,7 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.lvs.cluster.plugins.doc_fragments.attributes import ModuleDocFragment
 from ansible_collections.lvs.cluster.plugins.modules import fwmark
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'module_utils', 'fixtures', 'fwmark')
@@ -136,6 +139,15 @@ def run_module(args, check=False, diff=False):
     return result
 
 
+def documented_options(doc):
+    """The module's own options plus those of its lvs.cluster.attributes doc fragments."""
+    options = dict(doc['options'])
+    for name in doc.get('extends_documentation_fragment', []):
+        fragment = name.split('.')[3] if name.count('.') == 3 else 'DOCUMENTATION'
+        options.update(yaml.safe_load(getattr(ModuleDocFragment, fragment.upper()))['options'])
+    return options
+
+
 def test_documentation_parses_and_matches_argspec():
     doc = yaml.safe_load(fwmark.DOCUMENTATION)
     yaml.safe_load(fwmark.EXAMPLES)
@@ -143,6 +155,8 @@ def test_documentation_parses_and_matches_argspec():
     assert doc['module'] == 'fwmark' and doc['version_added'] == '0.1.0'
     with patch_module_args(dict(mark=1, destination=['192.0.2.1'])):
         spec = fwmark.build_module().argument_spec
+    doc['options'] = documented_options(doc)
+    assert 'lock_timeout' in doc['options']
     assert set(doc['options']) == set(spec)
     for name, option in spec.items():
         assert doc['options'][name]['type'] == option['type'], name
@@ -234,3 +248,61 @@ def test_command_failure_is_reported(host, monkeypatch):
     monkeypatch.setattr(host, 'run_command', failing)
     result = run_module(dict(WEB_ARGS, backend='nftables'))
     assert result['failed'] and 'No such file or directory' in result['msg'] and result['rc'] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# The host lock: held from the first read to the last command; check mode does not take it
+# --------------------------------------------------------------------------------------------
+
+def lock_holder_now(path):
+    """The ``what`` of the process holding the host lock at ``path``, or None when it is free."""
+    if not os.path.exists(path):
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        with open(path) as handle:
+            return json.loads(handle.read())['what']
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize('backend', ['nftables', 'iptables'])
+def test_every_command_runs_under_the_lock(host, monkeypatch, lock_path, backend):
+    holders = []
+    original = host.run_command
+
+    def watching(args, data=None, **kwargs):
+        holders.append(lock_holder_now(lock_path))
+        return original(args, data, **kwargs)
+
+    monkeypatch.setattr(host, 'run_command', watching)
+    result = run_module(dict(WEB_ARGS, backend=backend))
+    assert result['changed'] and not result['failed']
+    assert len(holders) == len(host.calls) and set(holders) == {'lvs.cluster.fwmark'}
+    assert lock_holder_now(lock_path) is None
+
+
+def test_lock_timeout_fails_before_running_anything(host, lock_path, lock_holder):
+    with lock_holder('lvs-netstate reload') as pid:
+        result = run_module(dict(WEB_ARGS, lock_timeout=0))
+    assert result['failed'] and result['changed'] is False
+    assert result['msg'].startswith('could not take the lvs.cluster host lock %s within 0 s: held by pid %d '
+                                    '(lvs-netstate reload, for ' % (lock_path, pid))
+    assert host.calls == []
+
+
+def test_check_mode_does_not_take_the_lock(host, lock_holder):
+    with lock_holder('lvs.cluster.ipvs_table'):
+        result = run_module(dict(WEB_ARGS, lock_timeout=0), check=True)
+    assert result['changed'] and not result['failed']
+    assert host.changing_calls == []
+
+
+@pytest.mark.parametrize('value', [-1, 86401])
+def test_bad_lock_timeout_fails_before_running_anything(host, value):
+    result = run_module(dict(WEB_ARGS, lock_timeout=value))
+    assert result['failed'] and result['msg'].startswith('lock_timeout: %d must be between 0 and 86400' % value)
+    assert host.calls == []

@@ -214,7 +214,7 @@ class TestErrors:
         (dict(real_address="192.0.2.21", weight=-3), ["weight", "-3"]),
         (dict(real_address="192.0.2.21", u_threshold=5, l_threshold=9), ["l_threshold", "9"]),
         (dict(real_address="192.0.2.21", tun_type="gre"), ["tun_type", "gre"]),
-        (dict(real_address="192.0.2.21", forwarding="tun", tun_type="gue"), ["tun_port", "None"]),
+        (dict(real_address="192.0.2.21", forwarding="tun", tun_type="gue"), ["tun_port is required with tun_type gue"]),
         (dict(real_address="192.0.2.21", forwarding="bypass"), ["forwarding", "bypass"]),
         (dict(real_address="192.0.2.21", state="absent", real_port=-1), ["real_port", "-1"]),
     ])

@@ -149,7 +149,7 @@ class TestErrors:
          ["services[0].reals[0].port", "99"]),
         ([dict(fwmark=5, protocol="udp")], ["services[0].protocol", "udp", "fwmark"]),
         ([dict(fwmark=5, address="192.0.2.10")], ["services[0].fwmark", "5"]),
-        ([dict(port=80)], ["services[0].address", "None"]),
+        ([dict(port=80)], ["services[0].address is required"]),
         ([dict(address="192.0.2.10", port=80, persistent=-1)], ["services[0].persistent", "-1"]),
         ([dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21", weight=-1)])],
          ["services[0].reals[0].weight", "-1"]),
