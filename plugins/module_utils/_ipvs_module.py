@@ -37,6 +37,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     TUNNEL_TYPES,
     IpvsError,
     IpvsValidationError,
+    Service,
     Table,
     Timeouts,
     format_endpoint,
@@ -355,9 +356,16 @@ def run_real(module):
         # Draining can take minutes: the lock covers the weight change, not the wait for connections to end.
         with writer_lock(module, "lvs.cluster.ipvs_real", lock_timeout):
             service = kernel.read_service(key)
+            before = _dict(service)
             if service is None:
-                module.fail_json(msg="service %s does not exist: create it first (lvs.cluster.ipvs_service or "
-                                 "lvs.cluster.ipvs_table)" % key, service_key=key.to_dict())
+                if not (module.check_mode and state == "present"):
+                    module.fail_json(msg="service %s does not exist: create it first (lvs.cluster.ipvs_service or "
+                                     "lvs.cluster.ipvs_table)" % key, service_key=key.to_dict())
+                # An earlier task of the play may create the service, which check mode cannot know: the real is
+                # predicted into a service of that key (a real run still fails when no task creates it).
+                module.warn("service %s does not exist yet: check mode predicts adding the real server to it; a real "
+                            "run fails unless an earlier task creates the service" % key)
+                service = Service(key=key)
             current = validated(module, find_real, service, address, port)
             if state == "absent":
                 desired = None
@@ -368,7 +376,7 @@ def run_real(module):
                 desired = replace(current, weight=0)
             operations = plan_real(service, current, desired)
             after = apply_operations(Table(services=(service,)), operations).get(key)
-            result = execute(module, kernel, operations, before=_dict(service), after=_dict(after))
+            result = execute(module, kernel, operations, before=before, after=_dict(after))
         if state == "drained":
             result["drain"] = drain(module, kernel, key, desired, result)
     result["real"] = desired.to_dict() if desired is not None else None

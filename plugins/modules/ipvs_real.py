@@ -30,7 +30,10 @@ extends_documentation_fragment:
   - lvs.cluster.attributes.lock
 attributes:
   check_mode:
-    details: In check mode O(state=drained) reports the current connection counts and does not wait.
+    details:
+      - In check mode O(state=drained) reports the current connection counts and does not wait.
+      - In check mode O(state=present) of a service that does not exist yet predicts the addition and warns, because
+        an earlier task of the play may create the service; a real run fails unless one does.
 notes:
   - A real server of another address family than its service (an IPv6 real server behind an IPv4 service, or the
     reverse) needs O(forwarding=tun); the kernel refuses it while a connection sync daemon runs.

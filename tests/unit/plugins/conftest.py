@@ -8,6 +8,8 @@
   other (or for a run on this machine).
 * ``lock_holder``: ``with lock_holder(what) as pid:`` another process holds the lock for the block;
   ``record=False`` holds it the way ``flock(1)`` does, writing nothing into the file.
+
+``lock_helpers.read_lock_state(path)`` (beside this file) tells who holds a lock file.
 """
 
 from __future__ import absolute_import, division, print_function

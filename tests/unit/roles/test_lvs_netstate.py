@@ -350,7 +350,7 @@ def test_a_reload_replaces_a_route_before_removing_the_stale_one(host, node, cap
     assert host.routes["-4"]["203.0.113.0/24"] == "198.51.100.2"
 
 
-# -- validation: issue 18 ---------------------------------------------------------------------------------------
+# -- validation: a wrong state file changes nothing ----------------------------------------------------------
 def test_a_vip_device_that_does_not_exist_changes_nothing_and_names_the_device(host, node, capsys):
     node.write(director("eth1", sysctls={"net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.ip_forward": "1"}))
     assert node("start", capsys) == (0, "")

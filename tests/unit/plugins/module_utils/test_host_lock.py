@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fcntl
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._host_lock import (
     host_lock,
     release,
 )
+from lock_helpers import read_lock_state
 
 
 def contents(path):
@@ -38,24 +38,12 @@ def contents(path):
         return handle.read()
 
 
-def lock_is_free(path):
-    """True when a new open file description can take the lock at once (flock locks are per description)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def test_directory_is_created_and_holder_is_recorded(lock_path):
     assert not os.path.exists(os.path.dirname(lock_path))
     before = int(time.time())
     with host_lock("lvs.cluster.ipvs_table", 0):
         assert stat.S_IMODE(os.stat(lock_path).st_mode) == 0o644
-        assert not lock_is_free(lock_path)
+        assert read_lock_state(lock_path) is not None
         text = contents(lock_path)
         assert text.endswith("\n") and text.count("\n") == 1
         record = json.loads(text)
@@ -63,14 +51,14 @@ def test_directory_is_created_and_holder_is_recorded(lock_path):
         assert before <= record["since"] <= int(time.time())
     # released by closing; the file stays (deleting a flock file races) and no longer names a holder
     assert os.path.exists(lock_path) and contents(lock_path) == ""
-    assert lock_is_free(lock_path)
+    assert read_lock_state(lock_path) is None
 
 
 def test_the_lock_is_released_when_the_block_fails(lock_path):
     with pytest.raises(RuntimeError):
         with host_lock("lvs.cluster.ipvs_real", 0):
             raise RuntimeError("boom")
-    assert lock_is_free(lock_path)
+    assert read_lock_state(lock_path) is None
 
 
 def test_timeout_names_the_holder(lock_path, lock_holder):

@@ -12,8 +12,6 @@ applies it, so that "apply, then run again" is checked end to end without a host
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import fcntl
-import json
 import os
 
 import pytest
@@ -24,6 +22,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.cluster.plugins.doc_fragments.attributes import ModuleDocFragment
 from ansible_collections.lvs.cluster.plugins.modules import fwmark
+from lock_helpers import read_lock_state
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'module_utils', 'fixtures', 'fwmark')
 
@@ -254,20 +253,6 @@ def test_command_failure_is_reported(host, monkeypatch):
 # The host lock: held from the first read to the last command; check mode does not take it
 # --------------------------------------------------------------------------------------------
 
-def lock_holder_now(path):
-    """The ``what`` of the process holding the host lock at ``path``, or None when it is free."""
-    if not os.path.exists(path):
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return None
-    except BlockingIOError:
-        with open(path) as handle:
-            return json.loads(handle.read())['what']
-    finally:
-        os.close(fd)
-
 
 @pytest.mark.parametrize('backend', ['nftables', 'iptables'])
 def test_every_command_runs_under_the_lock(host, monkeypatch, lock_path, backend):
@@ -275,14 +260,14 @@ def test_every_command_runs_under_the_lock(host, monkeypatch, lock_path, backend
     original = host.run_command
 
     def watching(args, data=None, **kwargs):
-        holders.append(lock_holder_now(lock_path))
+        holders.append((read_lock_state(lock_path) or {}).get("what"))
         return original(args, data, **kwargs)
 
     monkeypatch.setattr(host, 'run_command', watching)
     result = run_module(dict(WEB_ARGS, backend=backend))
     assert result['changed'] and not result['failed']
     assert len(holders) == len(host.calls) and set(holders) == {'lvs.cluster.fwmark'}
-    assert lock_holder_now(lock_path) is None
+    assert read_lock_state(lock_path) is None
 
 
 def test_lock_timeout_fails_before_running_anything(host, lock_path, lock_holder):

@@ -174,6 +174,8 @@ def run_module(module, args, kernel, monkeypatch, check_mode=False, diff=False):
     def exit_json(self, **kwargs):
         kwargs.setdefault("changed", False)
         kwargs["failed"] = False
+        # What the real exit_json adds: the warnings the module gave with module.warn().
+        kwargs["warnings"] = list(warnings)
         raise AnsibleExitJson(kwargs)
 
     def fail_json(self, msg, **kwargs):
@@ -181,6 +183,8 @@ def run_module(module, args, kernel, monkeypatch, check_mode=False, diff=False):
         kwargs["failed"] = True
         raise AnsibleFailJson(kwargs)
 
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     args = dict(args)

@@ -99,6 +99,23 @@ class TestPresent:
         assert "service TCP 192.0.2.10:80 does not exist" in result["msg"]
         assert kernel.writes == 0
 
+    def test_check_mode_predicts_a_real_of_a_service_an_earlier_task_would_create(self, monkeypatch):
+        # A dry run of a play that creates the service and then adds its reals must not fail at the reals.
+        kernel = FakeKernel()
+        result = run(dict(WEB, real_address="192.0.2.21"), kernel, monkeypatch, check_mode=True, diff=True)
+        assert result.get("failed") is not True
+        assert result["changed"] is True
+        assert result["operations"] == ["add real 192.0.2.21:80 to TCP 192.0.2.10:80 (dr, weight 1)"]
+        assert any("does not exist yet" in warning for warning in result["warnings"])
+        assert result["diff"]["before"] == {}
+        assert kernel.writes == 0
+
+    @pytest.mark.parametrize("state", ["absent", "drained"])
+    def test_check_mode_still_fails_other_states_of_a_missing_service(self, monkeypatch, state):
+        result = run(dict(WEB, real_address="192.0.2.21", state=state), FakeKernel(), monkeypatch, check_mode=True)
+        assert result["failed"] is True
+        assert "service TCP 192.0.2.10:80 does not exist" in result["msg"]
+
 
 class TestAbsent:
     def test_remove_and_idempotent(self, monkeypatch):

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, lvs.cluster contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ipvs_* modules and the host lock (issue 16): writers never interleave; check mode and ipvs_info never wait.
+"""The ipvs_* modules and the host lock: writers never interleave; check mode and ipvs_info never wait.
 
 The race is run for real: two processes run ipvs_table with purge and different descriptions against one IPVS
 kept in a file (``FileKernel``), started at the same moment. Without the lock both read the empty table, both
@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fcntl
-import json
 import multiprocessing
 import os
 import pickle
@@ -33,6 +32,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import Plan
 from ansible_collections.lvs.cluster.plugins.modules import ipvs_info, ipvs_real, ipvs_service, ipvs_table
 
 from test_ipvs_fakes import FakeKernel, FakeOperationError, real, run_module, svc, tcp
+from lock_helpers import read_lock_state
 
 # fork: the runs inherit this process's patches (the lock path, and the no-op lock of the test that needs it).
 FORK = multiprocessing.get_context("fork")
@@ -52,19 +52,6 @@ TABLE_B = description("198.51.100", 443, "wlc")
 
 def table_of(services):
     return table_from_params(services)[0]
-
-
-def lock_holder_now(path):
-    """The record of the process holding the host lock at ``path``, or None when the lock is free."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return None
-    except BlockingIOError:
-        with open(path) as handle:
-            return json.loads(handle.read())
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -207,7 +194,7 @@ class LockWatchingKernel(FakeKernel):
         self.seen = []  # (call, holder record or None)
 
     def _note(self, call):
-        holder = lock_holder_now(self.lock_path) if os.path.exists(self.lock_path) else None
+        holder = read_lock_state(self.lock_path)
         self.seen.append((call, holder and holder["what"]))
 
     def read_table(self, stats=False, with_timeouts=False):
@@ -243,7 +230,7 @@ def test_writers_hold_the_lock_from_read_to_apply(monkeypatch, lock_path, module
     assert result["failed"] is False and result["changed"] is True
     assert kernel.seen[0] == ("read", what) and kernel.seen[-1] == ("apply", what)
     assert set(kernel.seen) == {("read", what), ("apply", what)}
-    assert lock_holder_now(lock_path) is None  # released at the end
+    assert read_lock_state(lock_path) is None  # released at the end
 
 
 @pytest.mark.parametrize("module, args, what", WRITERS)
@@ -263,7 +250,7 @@ def test_check_mode_does_not_take_the_lock(monkeypatch, lock_path, lock_holder, 
     kernel = web_kernel(lock_path)
     with lock_holder("lvs.cluster.ipvs_table") as pid:
         result = run_module(module, dict(args, lock_timeout=0), kernel, monkeypatch, check_mode=True)
-        assert lock_holder_now(lock_path)["pid"] == pid  # still held by the other process throughout
+        assert read_lock_state(lock_path)["pid"] == pid  # still held by the other process throughout
     assert result["failed"] is False and result["changed"] is True
     assert kernel.writes == 0
 
@@ -296,7 +283,7 @@ class FakeTime:
         return self.now
 
     def sleep(self, seconds):
-        self.lock_free_while_waiting.append(lock_holder_now(self.lock_path) is None)
+        self.lock_free_while_waiting.append(read_lock_state(self.lock_path) is None)
         self.now += seconds
 
 
