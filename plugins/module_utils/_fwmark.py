@@ -33,13 +33,12 @@ import ipaddress
 import json
 import re
 import shlex
-from contextlib import ExitStack
 
 from ansible_collections.lvs.cluster.plugins.module_utils._host_lock import (
     DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT,
     HostLockError,
     check_timeout,
-    host_lock,
+    writer_lock,
 )
 
 MARK_MIN = 1
@@ -908,25 +907,23 @@ def ensure(params, run, get_bin, check_mode=False):
     """
     spec = build_spec(params)  # validation first: nothing runs before the input is known good
     lock_timeout = _lock_timeout(params)
-    with ExitStack() as stack:
-        if not check_mode:
-            try:
-                stack.enter_context(host_lock('lvs.cluster.fwmark', lock_timeout))
-            except HostLockError as exc:
-                raise FwmarkError(str(exc), changed=False)
-        backend_name = choose_backend(params.get('backend') or 'auto', run, get_bin, spec.families)
-        backend = make_backend(backend_name, run, get_bin, params.get('nft_table') or DEFAULT_TABLE)
-        if backend_name == 'iptables':
-            backend.read(spec.families, required=spec.state == 'present')
-        else:
-            backend.read()
-        current = backend.current_rules(spec)
-        desired = backend.desired_rules(spec)
-        to_delete, to_add = diff_rules(current, desired)
-        commands = backend.plan(to_delete, to_add)
-        changed = bool(commands)
-        if changed and not check_mode:
-            backend.apply(commands)
+    try:
+        with writer_lock('lvs.cluster.fwmark', lock_timeout, check_mode):
+            backend_name = choose_backend(params.get('backend') or 'auto', run, get_bin, spec.families)
+            backend = make_backend(backend_name, run, get_bin, params.get('nft_table') or DEFAULT_TABLE)
+            if backend_name == 'iptables':
+                backend.read(spec.families, required=spec.state == 'present')
+            else:
+                backend.read()
+            current = backend.current_rules(spec)
+            desired = backend.desired_rules(spec)
+            to_delete, to_add = diff_rules(current, desired)
+            commands = backend.plan(to_delete, to_add)
+            changed = bool(commands)
+            if changed and not check_mode:
+                backend.apply(commands)
+    except HostLockError as exc:
+        raise FwmarkError(str(exc), changed=False)
     return {
         'changed': changed,
         'backend': backend_name,

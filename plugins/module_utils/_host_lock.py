@@ -84,6 +84,16 @@ def host_lock(what, timeout):
         release(fd)
 
 
+@contextmanager
+def writer_lock(what, timeout, check_mode=False):
+    """``host_lock`` for a writer, nothing in check mode (which only reads and never waits)."""
+    if check_mode:
+        yield
+    else:
+        with host_lock(what, timeout):
+            yield
+
+
 def acquire(what, timeout):
     """Take the lock (see the protocol above) and return its file descriptor; ``release(fd)`` gives it back."""
     path = LOCK_PATH  # read at call time: tests point it elsewhere

@@ -17,14 +17,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 
 from ansible_collections.lvs.cluster.plugins.module_utils._host_lock import (
     DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT,
     HostLockError,
     check_timeout,
-    host_lock,
+    writer_lock as host_writer_lock,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     FAMILIES,
@@ -271,13 +271,11 @@ def lock_timeout_from_params(module):
 def writer_lock(module, what, timeout):
     """Hold the host lock for the block, unless check mode (which only reads). A lock that cannot be taken fails
     the module before anything is read or changed."""
-    with ExitStack() as stack:
-        if not module.check_mode:
-            try:
-                stack.enter_context(host_lock(what, timeout))
-            except HostLockError as err:
-                module.fail_json(msg=str(err), changed=False, operations=[])
-        yield
+    try:
+        with host_writer_lock(what, timeout, module.check_mode):
+            yield
+    except HostLockError as err:
+        module.fail_json(msg=str(err), changed=False, operations=[])
 
 
 # ---------------------------------------------------------------------------------------------------------------

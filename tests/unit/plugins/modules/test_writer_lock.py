@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_module
+from ansible_collections.lvs.cluster.plugins.module_utils import _host_lock, _ipvs_module
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import Table, Timeouts
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import table_from_params
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import PlanError, apply_operations
@@ -170,7 +170,7 @@ class TestTwoRunsAtOnce:
 
     def test_without_the_lock_the_runs_interleave(self, tmp_path, monkeypatch):
         """The same race with the lock made a no-op shows the bug, so the test above can fail."""
-        monkeypatch.setattr(_ipvs_module, "host_lock", no_lock)  # inherited by the forked runs
+        monkeypatch.setattr(_host_lock, "host_lock", no_lock)  # inherited by the forked runs
         outcome, final = race(tmp_path)
         for result in outcome.values():
             assert result["failed"] is False and result["changed"] is True
