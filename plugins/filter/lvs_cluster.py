@@ -21,6 +21,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import FwmarkE
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model
+from ansible_collections.lvs.cluster.plugins.module_utils._lvs_status import status_lines, status_rows
 
 
 def _is_omitted(value):
@@ -46,10 +47,11 @@ def _parse(services, hostvars, groups):
 
 
 def director_config(services, hostvars, groups, host=None, vip_interface="", interfaces=None, default_interface=None,
-                    timeouts=None):
+                    timeouts=None, drained=None):
     cluster = _parse(services, hostvars, groups)
     try:
-        return cluster_model.director_config(cluster, host, vip_interface, interfaces, default_interface, timeouts)
+        return cluster_model.director_config(cluster, host, vip_interface, interfaces, default_interface, timeouts,
+                                             drained or ())
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -62,6 +64,18 @@ def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_g
                                                  list(host_addresses or ()), interfaces)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def admin_state(before, drain=(), undrain=(), since=""):
+    try:
+        return cluster_model.admin_state(before, list(drain or ()), list(undrain or ()), since)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def director_status(info, plan, admin_state=None):
+    rows = status_rows(info.get("services") or [], plan, admin_state)
+    return {"rows": rows, "lines": status_lines(rows)}
 
 
 def ipvsadm_rules(services, hostvars, groups):
@@ -81,5 +95,7 @@ class FilterModule(object):
             "director_config": director_config,
             "realserver_config": realserver_config,
             "ipvsadm_rules": ipvsadm_rules,
+            "admin_state": admin_state,
+            "director_status": director_status,
             "fwmark_nft_script": fwmark_nft_script,
         }

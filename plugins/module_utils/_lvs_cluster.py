@@ -17,6 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
+from dataclasses import replace
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     IpvsValidationError,
@@ -27,6 +29,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     parse_real,
     parse_service,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 
 # Options of a virtual service passed through to the IPVS model unchanged.
 _SERVICE_OPTIONS = ("protocol", "port", "fwmark", "scheduler", "persistent", "persistence_netmask", "one_packet",
@@ -208,6 +211,59 @@ def table(cluster):
     return Table(services=tuple(item.service for item in cluster))
 
 
+def _addresses_by_host(cluster):
+    addresses = {}
+    for item in cluster:
+        for address, host in item.real_hosts.items():
+            addresses.setdefault(host, set()).add(address)
+    return dict((host, sorted(found)) for host, found in addresses.items())
+
+
+def drain(cluster, drained_hosts, option="drained"):
+    """The cluster with the reals of the inventory hosts in ``drained_hosts`` at weight 0 in every service (the
+    operators' admin state, kept on each director by the drain and undrain playbooks), and the drained hosts that
+    are no real server of the cluster."""
+    if not isinstance(drained_hosts, (list, tuple)) or not all(isinstance(host, str) for host in drained_hosts):
+        raise IpvsValidationError(option, drained_hosts, "must be a list of inventory host names")
+    drained_hosts = set(drained_hosts)
+    serving = set(host for item in cluster for host in item.real_hosts.values())
+    result = []
+    for item in cluster:
+        if drained_hosts & set(item.real_hosts.values()):
+            reals = [replace(real, weight=0) if item.real_hosts.get(real.address) in drained_hosts else real
+                     for real in item.service.reals]
+            item = ClusterService(item.name, item.vip, item.service.with_reals(reals), item.fwmark_ports,
+                                  item.real_hosts, item.mark_protocol, item.masquerade)
+        result.append(item)
+    return result, sorted(drained_hosts - serving)
+
+
+def admin_state(before, drain=(), undrain=(), since=""):
+    """The admin state a director keeps (``{"drained": {HOST: {"since": TIME}}}``) after draining the hosts in
+    ``drain`` and undraining those in ``undrain``; ``before`` is the state read from the director, as a dict or as
+    the file's text (None or empty: none yet).
+    A host drained earlier keeps its record (and time)."""
+    for option, hosts in (("director_drain", drain), ("director_undrain", undrain)):
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) and host for host in hosts):
+            raise IpvsValidationError(option, hosts, "must be a list of inventory host names")
+    both = sorted(set(drain) & set(undrain))
+    if both:
+        raise IpvsValidationError("director_drain", both[0], "is also in director_undrain")
+    if isinstance(before, str):  # the file's text as read from the director
+        try:
+            before = json.loads(before) if before.strip() else None
+        except ValueError as exc:
+            raise IpvsValidationError("the admin state", before[:80], "is not JSON (%s)" % exc)
+    before = before or {"drained": {}}
+    drained = before.get("drained") if isinstance(before, dict) else None
+    if not isinstance(drained, dict):
+        raise IpvsValidationError("the admin state", before, 'is not {"drained": {HOST: {...}}}')
+    drained = dict((host, record) for host, record in drained.items() if host not in undrain)
+    for host in drain:
+        drained.setdefault(host, {"since": since})
+    return {"drained": drained}
+
+
 def ipvs_table_services(cluster):
     """The ``services`` option of lvs.cluster.ipvs_table for the whole cluster."""
     services = []
@@ -248,16 +304,21 @@ def resolve_vip_interface(vip_interface, host, interfaces, default_interface):
     return default_interface
 
 
-def director_config(cluster, host=None, vip_interface="", interfaces=None, default_interface=None, timeouts=None):
-    """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use.
+def director_config(cluster, host=None, vip_interface="", interfaces=None, default_interface=None, timeouts=None,
+                    drained=()):
+    """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use, the IPVS table
+    (``services`` for lvs.cluster.ipvs_table, ``ipvsadm_rules`` for the boot restore) with the reals of the hosts in
+    ``drained`` (the admin state) at weight 0.
 
     With ``interfaces`` (the host's facts) the VIP interface is checked and resolved into ``vip_interface``;
-    ``timeouts`` (``director_timeouts``) are checked as lvs.cluster.ipvs_table will read them.
+    ``timeouts`` (``director_timeouts``) are checked as lvs.cluster.ipvs_table will read them and returned as
+    ``timeouts`` (all three, 0 for 'leave as is'; empty when none is set), for the boot restore.
     """
     # Imported here: the module glue is only needed for this check, and it keeps this file's imports light.
     from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import timeouts_from_params
 
-    timeouts_from_params(timeouts or None, "director_timeouts")
+    checked_timeouts = timeouts_from_params(timeouts or None, "director_timeouts")
+    cluster, drained_unknown = drain(cluster, list(drained or ()))
     vips = sorted(set((item.vip, item.family) for item in cluster))
     marks = []
     for item in cluster:
@@ -287,6 +348,14 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
         "forwarding_methods": methods,
         "schedulers": sorted(set(item.service.scheduler for item in cluster)),
         "services": ipvs_table_services(cluster),
+        "service_names": [item.name for item in cluster],  # in the order of services
+        "ipvsadm_rules": render_rules(table(cluster)),
+        "drained": sorted(set(drained or ()) - set(drained_unknown)),
+        "drained_unknown": drained_unknown,
+        "real_server_hosts": sorted(set(host for item in cluster for host in item.real_hosts.values())),
+        # inventory host -> its real addresses, for waiting on a drained server's connections and for status
+        "real_server_addresses": _addresses_by_host(cluster),
+        "timeouts": checked_timeouts.to_dict() if checked_timeouts and any(checked_timeouts.to_dict().values()) else {},
     }
     if interfaces is not None:
         config["vip_interface"] = resolve_vip_interface(vip_interface, host, interfaces, default_interface)

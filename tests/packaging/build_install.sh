@@ -29,6 +29,23 @@ ansible-galaxy collection install --no-deps -p "$WORK/installed" "$TARBALL" >/de
 INSTALLED="$WORK/installed/ansible_collections/lvs/cluster"
 [ -f "$INSTALLED/MANIFEST.json" ] || { echo "FAIL: install did not produce $INSTALLED" >&2; exit 1; }
 
+# The execution environment: ansible-builder's introspection of the installed collection (what an EE build runs)
+# finds the Python requirements meta/execution-environment.yml declares, and the example EE definition makes a
+# build context (no container engine needed) that installs the collection from awx/requirements.yml.
+ansible-builder introspect --sanitize "$WORK/installed" > "$WORK/introspect.yml"
+while read -r requirement; do
+  name=${requirement%%[<>=!~ #]*}
+  grep -q "^- '$name.*# from collection lvs.cluster'$" "$WORK/introspect.yml" || {
+    echo "FAIL: ansible-builder introspect does not list $name of meta/ee-requirements.txt" >&2
+    cat "$WORK/introspect.yml" >&2; exit 1; }
+done < <(grep -v '^#' "$INSTALLED/meta/ee-requirements.txt" | grep .)
+ansible-builder create -f "$ROOT/awx/execution-environment.yml" --context "$WORK/ee-context" > /dev/null
+grep -q "lvs-cluster/lvs.cluster" "$WORK/ee-context/_build/requirements.yml" || {
+  echo "FAIL: the EE build context does not install lvs.cluster" >&2; exit 1; }
+grep -q "introspect" "$WORK/ee-context/Dockerfile" || {
+  echo "FAIL: the EE build context does not introspect the collections' requirements" >&2; exit 1; }
+echo "execution environment: introspection lists $(grep -c 'from collection lvs.cluster' "$WORK/introspect.yml") requirement(s); build context created"
+
 # Use the installed copy only: no checkout on the collections path, and run from an empty directory.
 cd "$WORK"
 for module in $(ls "$INSTALLED/plugins/modules" | sed -n 's/\.py$//p'); do

@@ -61,6 +61,7 @@ class FakeHost(object):
         self.routes = {"-4": {"default": "198.51.100.1 dev eth0 proto static"}, "-6": {}}
         self.fou = set()
         self.ipvs = ""
+        self.ipvs_timeouts = [900, 120, 300]  # the kernel's defaults
         self.nft_tables = []
         self.nft_bad = set()
         self.fail = {}  # command prefix -> stderr: the command fails
@@ -105,13 +106,15 @@ class FakeHost(object):
             "devices": dict((name, {"up": d["up"], "addresses": sorted(d["addresses"])})
                             for name, d in self.devices.items()),
             "routes": self.routes, "fou": sorted(self.fou), "ipvs": self.ipvs, "nft": self.nft_tables,
+            "ipvs_timeouts": self.ipvs_timeouts,
             "sysctls": sysctls,
         }, sort_keys=True)
 
     def changes(self, since=0):
         """The commands from log[since:] that change the host (everything but show, nft -c, ipvsadm -Sn)."""
         return [cmd for cmd in self.log[since:]
-                if "show" not in cmd and cmd[:2] != ("nft", "-c") and cmd != ("ipvsadm", "-Sn")]
+                if "show" not in cmd and cmd[:2] != ("nft", "-c")
+                and cmd not in (("ipvsadm", "-Sn"), ("ipvsadm", "-L", "--timeout"))]
 
     # -- the commands -----------------------------------------------------------------------------------------
     def run(self, *args, check=True, stdin=None):
@@ -127,6 +130,8 @@ class FakeHost(object):
         for prefix, stderr in self.fail.items():
             if args[:len(prefix)] == prefix:
                 return result(args, 2, stderr=stderr)
+        if args[:3] == ("ip", "-batch", "-"):
+            return self.ip_batch(args, stdin)
         if args[0] == "ip":
             return self.ip(args)
         if args[0] == "nft":
@@ -144,9 +149,29 @@ class FakeHost(object):
         if args == ("ipvsadm", "-C"):
             self.ipvs = ""
             return result(args)
+        if args == ("ipvsadm", "-L", "--timeout"):
+            return result(args, stdout="Timeout (tcp tcpfin udp): %d %d %d\n" % tuple(self.ipvs_timeouts))
+        if args[:2] == ("ipvsadm", "--set"):
+            self.ipvs_timeouts = [int(value) for value in args[2:]]
+            return result(args)
         if args[0] == "modprobe":
             return result(args)
         raise AssertionError("unexpected command %r" % (args,))
+
+    def ip_batch(self, args, stdin):
+        """``ip -batch -``: each line runs (and is logged) as the ``ip`` command it stands for, up to the first
+        that fails, as iproute2 does without ``-force``."""
+        for number, line in enumerate(stdin.splitlines(), 1):
+            words = line.split()
+            assert words[:2] == ["address", "replace"], line
+            command = ("ip", "-6" if ":" in words[2] else "-4", "addr", "replace") + tuple(words[2:])
+            self.log.append(command)
+            outcome = self.execute(command, None)
+            if self.watch:
+                self.watch(command)
+            if outcome.returncode != 0:
+                return result(args, 1, stderr="%s\nCommand failed -:%d\n" % (outcome.stderr, number))
+        return result(args)
 
     def ip(self, args):
         words = list(args[1:])
@@ -217,6 +242,11 @@ class FakeHost(object):
         raise AssertionError("unexpected command %r" % (args,))
 
     def addr(self, args, family, verb, rest):
+        if verb == "show" and not rest:  # every device, both families
+            lines = ["3: %s    %s %s scope global %s\\       valid_lft forever preferred_lft forever"
+                     % (name, "inet6" if ":" in cidr else "inet", cidr, name)
+                     for name, device in sorted(self.devices.items()) for cidr in sorted(device["addresses"])]
+            return result(args, stdout="".join(line + "\n" for line in lines))
         if verb == "show":
             name = rest[1]
             if name not in self.devices:
@@ -381,6 +411,8 @@ def test_a_vip_device_that_does_not_exist_changes_nothing_and_names_the_device(h
      "addresses[0].family 'ipv4' does not match the address 2001:db8::100"),
     ({"gue_ports": [{"port": 0, "family": "ipv4"}]}, "gue_ports[0] needs a port (1-65535)"),
     ({"sysctls": {"net/../../etc/passwd": "1"}}, "sysctls: 'net/../../etc/passwd' is not a sysctl name"),
+    ({"ipvs_timeouts": {"tcp_fin": -1}}, "ipvs_timeouts.tcp_fin: -1 is not a number of seconds"),
+    ({"ipvs_timeouts": {"fin": 5}}, "ipvs_timeouts: 'fin' is not one of tcp, tcp_fin, udp"),
 ])
 def test_an_invalid_state_is_refused_before_anything_changes(host, node, capsys, tmp_path, change, message):
     bad_nft = tmp_path / "bad.nft"
@@ -571,6 +603,31 @@ def test_a_rollback_keeps_a_restored_table_when_the_previous_state_restores_one_
     assert "the previous state was restored" in err
     assert host.ipvs == "-A -t 192.0.2.100:80 -s rr\n"
     assert ("ipvsadm", "-C") not in host.log
+
+
+def test_the_ipvs_timeouts_come_back_with_the_table(host, node, capsys, tmp_path):
+    # ipvsadm -S does not save the timeouts: a reboot would lose director_timeouts without this.
+    rules = tmp_path / "director.ipvsadm"
+    rules.write_text("-A -t 192.0.2.100:80 -s rr\n")
+    node.write(director("eth1", ipvs_rules=str(rules), ipvs_timeouts={"tcp": 0, "tcp_fin": 5, "udp": 0}))
+    assert node("start", capsys) == (0, "")
+    assert host.ipvs_timeouts == [900, 5, 300]  # 0: left as it was
+    assert node.applied()["ipvs_timeouts"] == {"tcp": 0, "tcp_fin": 5, "udp": 0}
+    since = len(host.log)
+    assert node("reload", capsys) == (0, "")
+    assert [cmd for cmd in host.changes(since) if cmd[0] == "ipvsadm"] == []  # already as wanted
+
+
+def test_a_failed_reload_puts_the_ipvs_timeouts_back(host, node, capsys):
+    node.write(director("eth1"))
+    assert node("start", capsys) == (0, "")
+    node.write(director("eth1", ipvs_timeouts={"tcp": 600, "tcp_fin": 5, "udp": 60},
+                        routes=[{"to": "default", "via": "192.0.2.1"}]))
+    host.fail[("ip", "-4", "route", "replace")] = "RTNETLINK answers: Network is unreachable"
+    status, err = node("reload", capsys)
+    assert status == 1
+    assert "the previous state was restored" in err
+    assert host.ipvs_timeouts == [900, 120, 300]
 
 
 # -- boot: no previous state ------------------------------------------------------------------------------------
@@ -808,3 +865,34 @@ def test_family_of_uses_the_address_not_a_colon():
     assert module.family_flag("2001:db8::1") == "-6"
     with pytest.raises(ValueError):
         module.family_of("eth0:1")
+
+
+# -- many VIPs: one listing, one batch ---------------------------------------------------------------------------
+def many_vips(count, device="lo"):
+    return {"addresses": [{"address": "198.19.%d.%d" % (i // 250, 1 + i % 250), "prefix": 32, "device": device}
+                          for i in range(count)]}
+
+
+def test_a_thousand_vips_cost_one_listing_and_one_batch(host, node, capsys):
+    node.write(many_vips(1000))
+    since = len(host.log)
+    assert node("start", capsys) == (0, "")
+    processes = [cmd for cmd in host.log[since:] if cmd[:3] != ("ip", "-4", "addr")]  # the batch's lines
+    assert processes.count(("ip", "-o", "addr", "show")) == 1
+    assert processes.count(("ip", "-batch", "-")) == 1
+    assert len(host.devices["lo"]["addresses"]) == 1000
+    since = len(host.log)
+    assert node("reload", capsys) == (0, "")
+    # A reload that changes nothing: one check that the device exists, one listing.
+    assert [cmd for cmd in host.log[since:] if cmd[0] == "ip"] == [("ip", "link", "show", "dev", "lo"),
+                                                                   ("ip", "-o", "addr", "show")]
+
+
+def test_a_batch_that_fails_part_way_at_boot_keeps_the_addresses_before_it(host, node, capsys):
+    node.write(many_vips(3))
+    host.fail[("ip", "-4", "addr", "replace", "198.19.0.2/32")] = "RTNETLINK answers: Permission denied"
+    status, err = node("start", capsys)
+    assert status == 1
+    assert "failed at address 198.19.0.2/32 on lo: ip -batch - failed: RTNETLINK answers: Permission denied" in err
+    assert host.devices["lo"]["addresses"] == {"198.19.0.1/32"}
+    assert [entry["address"] for entry in node.applied()["addresses"]] == ["198.19.0.1"]

@@ -228,6 +228,16 @@ def test_director_timeouts_are_checked_before_any_change(timeouts, words):
     assert all(word in str(err.value) for word in words)
 
 
+@pytest.mark.parametrize("timeouts, restored", [
+    ({"tcp_fin": "5"}, {"tcp": 0, "tcp_fin": 5, "udp": 0}),
+    ({}, {}),
+    ({"tcp": 0}, {}),
+])
+def test_director_timeouts_are_handed_to_the_boot_restore_as_numbers(timeouts, restored):
+    config = cluster.director_config(parse([web()]), "director", "eth1", INTERFACES, "eth1", timeouts)
+    assert config["timeouts"] == restored
+
+
 def test_arp_interfaces_must_be_interfaces_of_the_real_server():
     with pytest.raises(IpvsValidationError) as err:
         cluster.realserver_netstate(parse([web()]), "rs1", ["eth1", "eth7"], interfaces=INTERFACES)
@@ -248,3 +258,50 @@ def test_a_real_server_host_that_is_not_in_the_inventory_names_the_option():
     with pytest.raises(IpvsValidationError) as err:
         cluster.parse_cluster([web(real_server_group=None, real_servers=[{"host": "rs9"}])], hostvars, GROUPS)
     assert str(err.value) == "lvs_virtual_services[0].real_servers[0].host: 'rs9' is not a host of the inventory"
+
+
+# -- the admin state: drained real servers ---------------------------------------------------------------------
+def test_a_drained_host_gets_weight_0_in_every_service_and_in_the_boot_rules():
+    entries = [web(), web(name="api", vip="192.0.2.101", real_server_group=None,
+                          real_servers=[{"host": "rs1", "weight": 5}, {"address": "192.0.2.30"}])]
+    config = cluster.director_config(parse(entries), drained=["rs1"])
+    weights = dict(((service["address"], real["address"]), real["weight"])
+                   for service in config["services"] for real in service["reals"])
+    assert weights == {("192.0.2.100", "192.0.2.21"): 0, ("192.0.2.100", "192.0.2.22"): 3,
+                       ("192.0.2.101", "192.0.2.21"): 0, ("192.0.2.101", "192.0.2.30"): 1}
+    assert "-a -t 192.0.2.100:80 -r 192.0.2.21:80 -g -w 0" in config["ipvsadm_rules"].splitlines()
+    assert "-a -t 192.0.2.101:80 -r 192.0.2.21:80 -g -w 0" in config["ipvsadm_rules"].splitlines()
+    assert config["drained"] == ["rs1"] and config["drained_unknown"] == []
+    assert config["real_server_hosts"] == ["rs1", "rs2"]
+    assert config["real_server_addresses"] == {"rs1": ["192.0.2.21"], "rs2": ["192.0.2.22"]}
+
+
+def test_undrained_the_table_is_the_description():
+    drained = cluster.director_config(parse([web()]), drained=["rs9"])
+    plain = cluster.director_config(parse([web()]))
+    assert drained["services"] == plain["services"] and drained["ipvsadm_rules"] == plain["ipvsadm_rules"]
+    assert drained["drained_unknown"] == ["rs9"] and drained["drained"] == []
+
+
+def test_the_admin_state_keeps_earlier_records_and_drops_undrained_hosts():
+    before = {"drained": {"rs1": {"since": "2026-11-01T00:00:00+00:00"}, "rs2": {"since": "x"}}}
+    after = cluster.admin_state(before, ["rs1", "rs3"], ["rs2"], "2026-11-29T12:00:00+00:00")
+    assert after == {"drained": {"rs1": {"since": "2026-11-01T00:00:00+00:00"},
+                                 "rs3": {"since": "2026-11-29T12:00:00+00:00"}}}
+    assert cluster.admin_state(None) == {"drained": {}}
+    assert cluster.admin_state("") == {"drained": {}}
+    assert cluster.admin_state('{"drained": {"rs2": {}}}', ["rs1"], [], "now") == {
+        "drained": {"rs2": {}, "rs1": {"since": "now"}}}
+
+
+@pytest.mark.parametrize("before, drain, undrain, words", [
+    (None, ["rs1"], ["rs1"], ["director_drain", "rs1", "also in director_undrain"]),
+    (None, "rs1", [], ["director_drain", "rs1", "list of inventory host names"]),
+    (None, [], [""], ["director_undrain", "list of inventory host names"]),
+    ({"drained": ["rs1"]}, [], [], ["the admin state", "rs1"]),
+    ("{drained", [], [], ["the admin state", "{drained", "is not JSON"]),
+])
+def test_bad_admin_state_input_is_refused(before, drain, undrain, words):
+    with pytest.raises(IpvsValidationError) as err:
+        cluster.admin_state(before, drain, undrain)
+    assert all(word in str(err.value) for word in words), str(err.value)

@@ -1,27 +1,23 @@
-"""Testinfra: persistent and fwmark services on the director (persistence scenario)."""
+"""Testinfra: persistent and fwmark services on the director, after the converge and after a reboot (dr scenario).
+
+Mark 2, built with the modules and not in the description, is checked by verify.yml before the reboot: nothing
+restores it at boot, by design.
+"""
 
 testinfra_hosts = ["ansible://directors"]
 
 
 def test_the_services_are_persistent_with_the_described_timeout(host):
-    vip = host.ansible.get_variables()["lab_vip_ipv4"]
     rules = host.check_output("ipvsadm -Sn").splitlines()
-    assert "-A -t %s:80 -s rr -p 10" % vip in rules
+    assert "-A -t 192.0.2.105:80 -s rr -p 10" in rules
     assert "-A -t 192.0.2.103:0 -s rr -p 10" in rules
     assert "-A -f 1 -s rr -p 10" in rules
-
-
-def test_the_module_built_mark_is_a_plain_rr_service(host):
-    rules = host.check_output("ipvsadm -Sn").splitlines()
-    assert "-A -f 2 -s rr" in rules
     assert len([line for line in rules if line.startswith("-a -f 1 ")]) == 2
-    assert len([line for line in rules if line.startswith("-a -f 2 ")]) == 2
 
 
-def test_both_marks_are_set_in_prerouting(host):
+def test_the_mark_of_the_description_is_set_in_prerouting(host):
     rules = host.check_output("nft list table inet lvs_cluster_fwmark")
     assert 'comment "lvs.cluster fwmark 1 web-both-ports"' in rules
-    assert 'comment "lvs.cluster fwmark 2 modules"' in rules
     assert "tcp dport { 80, 8080 }" in rules
 
 
@@ -32,7 +28,8 @@ def test_the_marks_of_the_description_are_restored_at_boot(host):
     assert host.run("nft -c -f /etc/lvs-cluster/director-fwmark.nft").rc == 0
 
 
-def test_the_tcp_fin_timeout_is_set(host):
+def test_the_described_timeouts_are_set_and_come_back_at_boot(host):
+    # ipvsadm -S does not save timeouts: lvs-netstate sets them again (ipvs_timeouts of director.json).
     assert "900 5 300" in host.check_output("ipvsadm -L --timeout").replace("  ", " ")
 
 
