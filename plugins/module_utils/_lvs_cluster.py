@@ -64,6 +64,11 @@ class ClusterService(object):
     def family(self):
         return self.service.key.family
 
+    def with_reals(self, reals):
+        """The same entry with other reals (e.g. drained ones at weight 0)."""
+        return ClusterService(self.name, self.vip, self.service.with_reals(reals), self.fwmark_ports,
+                              self.real_hosts, self.mark_protocol, self.masquerade)
+
     def forwarding_methods(self):
         return sorted(set(real.forwarding for real in self.service.reals))
 
@@ -226,16 +231,13 @@ def drain(cluster, drained_hosts, option="drained"):
     if not isinstance(drained_hosts, (list, tuple)) or not all(isinstance(host, str) for host in drained_hosts):
         raise IpvsValidationError(option, drained_hosts, "must be a list of inventory host names")
     drained_hosts = set(drained_hosts)
-    serving = set(host for item in cluster for host in item.real_hosts.values())
     result = []
     for item in cluster:
         if drained_hosts & set(item.real_hosts.values()):
-            reals = [replace(real, weight=0) if item.real_hosts.get(real.address) in drained_hosts else real
-                     for real in item.service.reals]
-            item = ClusterService(item.name, item.vip, item.service.with_reals(reals), item.fwmark_ports,
-                                  item.real_hosts, item.mark_protocol, item.masquerade)
+            item = item.with_reals([replace(real, weight=0) if item.real_hosts.get(real.address) in drained_hosts
+                                    else real for real in item.service.reals])
         result.append(item)
-    return result, sorted(drained_hosts - serving)
+    return result, sorted(drained_hosts - set(_addresses_by_host(cluster)))
 
 
 def admin_state(before, drain=(), undrain=(), since=""):
@@ -319,6 +321,7 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
 
     checked_timeouts = timeouts_from_params(timeouts or None, "director_timeouts")
     cluster, drained_unknown = drain(cluster, list(drained or ()))
+    addresses_by_host = _addresses_by_host(cluster)
     vips = sorted(set((item.vip, item.family) for item in cluster))
     marks = []
     for item in cluster:
@@ -352,9 +355,9 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
         "ipvsadm_rules": render_rules(table(cluster)),
         "drained": sorted(set(drained or ()) - set(drained_unknown)),
         "drained_unknown": drained_unknown,
-        "real_server_hosts": sorted(set(host for item in cluster for host in item.real_hosts.values())),
+        "real_server_hosts": sorted(addresses_by_host),
         # inventory host -> its real addresses, for waiting on a drained server's connections and for status
-        "real_server_addresses": _addresses_by_host(cluster),
+        "real_server_addresses": addresses_by_host,
         "timeouts": checked_timeouts.to_dict() if checked_timeouts and any(checked_timeouts.to_dict().values()) else {},
     }
     if interfaces is not None:
