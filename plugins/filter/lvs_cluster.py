@@ -78,6 +78,18 @@ def director_status(info, plan, admin_state=None):
     return {"rows": rows, "lines": status_lines(rows)}
 
 
+def real_server_addresses(services, hostvars, groups):
+    return cluster_model.addresses_by_host(_parse(services, hostvars, groups))
+
+
+def reweighted(info, addresses, weight=None):
+    services = info.get("services") if isinstance(info, dict) else info
+    try:
+        return cluster_model.reweighted(services, addresses, weight)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def ipvsadm_rules(services, hostvars, groups):
     return render_rules(cluster_model.table(_parse(services, hostvars, groups)))
 
@@ -97,5 +109,7 @@ class FilterModule(object):
             "ipvsadm_rules": ipvsadm_rules,
             "admin_state": admin_state,
             "director_status": director_status,
+            "real_server_addresses": real_server_addresses,
+            "reweighted": reweighted,
             "fwmark_nft_script": fwmark_nft_script,
         }

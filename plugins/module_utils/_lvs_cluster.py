@@ -21,6 +21,7 @@ import json
 from dataclasses import replace
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
+    MAX_WEIGHT,
     IpvsValidationError,
     Table,
     parse_address,
@@ -216,7 +217,8 @@ def table(cluster):
     return Table(services=tuple(item.service for item in cluster))
 
 
-def _addresses_by_host(cluster):
+def addresses_by_host(cluster):
+    """{inventory host: [its real addresses]} for the reals that are inventory hosts."""
     addresses = {}
     for item in cluster:
         for address, host in item.real_hosts.items():
@@ -237,7 +239,7 @@ def drain(cluster, drained_hosts, option="drained"):
             item = item.with_reals([replace(real, weight=0) if item.real_hosts.get(real.address) in drained_hosts
                                     else real for real in item.service.reals])
         result.append(item)
-    return result, sorted(drained_hosts - set(_addresses_by_host(cluster)))
+    return result, sorted(drained_hosts - set(addresses_by_host(cluster)))
 
 
 def admin_state(before, drain=(), undrain=(), since=""):
@@ -268,20 +270,45 @@ def admin_state(before, drain=(), undrain=(), since=""):
 
 def ipvs_table_services(cluster):
     """The ``services`` option of lvs.cluster.ipvs_table for the whole cluster."""
-    services = []
-    for item in cluster:
-        entry = item.service.to_dict(with_reals=False)
-        # Identity for False, not `in`: 0 == False, and port 0 (every port, with persistence) must stay.
-        entry = dict((name, value) for name, value in entry.items()
-                     if value is not None and value is not False and value != [])
-        entry.pop("persistence_netmask", None)
-        if item.service.persistent is not None:
-            entry["persistence_netmask"] = item.service.persistence_netmask
-        entry["reals"] = [dict((name, value) for name, value in real.to_dict().items()
-                               if name != "family" and value not in (None, []))
-                          for real in item.service.reals]
-        services.append(entry)
-    return services
+    return [_table_params(item.service) for item in cluster]
+
+
+def _table_params(service):
+    """One Service as an entry of lvs.cluster.ipvs_table's ``services`` option."""
+    entry = service.to_dict(with_reals=False)
+    # Identity for False, not `in`: 0 == False, and port 0 (every port, with persistence) must stay.
+    entry = dict((name, value) for name, value in entry.items()
+                 if value is not None and value is not False and value != [])
+    entry.pop("persistence_netmask", None)
+    if service.persistent is not None:
+        entry["persistence_netmask"] = service.persistence_netmask
+    entry["reals"] = [dict((name, value) for name, value in real.to_dict().items()
+                           if name != "family" and value not in (None, []))
+                      for real in service.reals]
+    return entry
+
+
+def reweighted(info_services, addresses, weight=None, option="addresses"):
+    """The services of a table read with lvs.cluster.ipvs_info that have a real at one of ``addresses``, as
+    lvs.cluster.ipvs_table ``services`` (with ``purge: false`` nothing else is touched), those reals at ``weight``
+    (None: as they were, to restore a table recorded before a drain)."""
+    if not isinstance(addresses, (list, tuple)) or not addresses:
+        raise IpvsValidationError(option, addresses, "must be a non-empty list of IP addresses")
+    wanted = set(parse_address(address, option) for address in addresses)
+    if weight is not None:
+        weight = parse_int(weight, "weight", 0, MAX_WEIGHT, "a weight")
+    result = []
+    for index, params in enumerate(info_services or ()):
+        path = "services[%d]" % index
+        service = parse_service(params, path)
+        reals = [parse_real(real, service.key, "%s.reals[%d]" % (path, real_index))
+                 for real_index, real in enumerate(params.get("reals") or ())]
+        if not any(real.address in wanted for real in reals):
+            continue
+        if weight is not None:
+            reals = [replace(real, weight=weight) if real.address in wanted else real for real in reals]
+        result.append(_table_params(service.with_reals(reals)))
+    return result
 
 
 def check_interface(option, name, host, interfaces):
@@ -321,7 +348,7 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
 
     checked_timeouts = timeouts_from_params(timeouts or None, "director_timeouts")
     cluster, drained_unknown = drain(cluster, list(drained or ()))
-    addresses_by_host = _addresses_by_host(cluster)
+    host_addresses = addresses_by_host(cluster)
     vips = sorted(set((item.vip, item.family) for item in cluster))
     marks = []
     for item in cluster:
@@ -355,9 +382,9 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
         "ipvsadm_rules": render_rules(table(cluster)),
         "drained": sorted(set(drained or ()) - set(drained_unknown)),
         "drained_unknown": drained_unknown,
-        "real_server_hosts": sorted(addresses_by_host),
+        "real_server_hosts": sorted(host_addresses),
         # inventory host -> its real addresses, for waiting on a drained server's connections and for status
-        "real_server_addresses": addresses_by_host,
+        "real_server_addresses": host_addresses,
         "timeouts": checked_timeouts.to_dict() if checked_timeouts and any(checked_timeouts.to_dict().values()) else {},
     }
     if interfaces is not None:

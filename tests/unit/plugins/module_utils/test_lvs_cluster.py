@@ -305,3 +305,50 @@ def test_bad_admin_state_input_is_refused(before, drain, undrain, words):
     with pytest.raises(IpvsValidationError) as err:
         cluster.admin_state(before, drain, undrain)
     assert all(word in str(err.value) for word in words), str(err.value)
+
+
+def test_reweighted_drains_and_restores_exactly_what_ipvs_info_read():
+    from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import table_from_params
+    entries = [web(), web(name="per-port", vip="192.0.2.105", persistent=60, persistence_netmask="255.255.255.0"),
+               web(name="mark", vip="192.0.2.102", port=None, fwmark=7, fwmark_ports=[80, 443], persistent=300),
+               web(name="other", vip="192.0.2.106", real_server_group=None, real_servers=[{"address": "192.0.2.30"}]),
+               web(name="six", vip="2001:db8:1::100", real_server_group=None,
+                   real_servers=[{"address": "2001:db8:1::21", "weight": 4}])]
+    kernel = cluster.table(parse(entries))
+    # What lvs.cluster.ipvs_info returns: the model's dicts with counters.
+    info = [service.to_dict(with_counters=True) for service in kernel.services]
+    drained = cluster.reweighted(info, ["192.0.2.21", "2001:db8:1::21"], 0)
+    restored = cluster.reweighted(info, ["192.0.2.21", "2001:db8:1::21"])
+    drained_table = table_from_params(drained)[0]
+    restored_table = table_from_params(restored)[0]
+    # Only services with a real at the addresses; everything but that real's weight as read.
+    assert sorted(str(service.key) for service in restored_table.services) == sorted(
+        str(service.key) for service in kernel.services if str(service.key) != "TCP 192.0.2.106:80")
+    by_key = kernel.by_key()
+    for service in restored_table.services:
+        assert service == by_key[service.key]
+    for service in drained_table.services:
+        original = by_key[service.key]
+        assert service.without_reals() == original.without_reals()
+        assert [(real.address, real.weight) for real in service.reals] == [
+            (real.address, 0 if real.address in ("192.0.2.21", "2001:db8:1::21") else real.weight)
+            for real in original.reals]
+
+
+@pytest.mark.parametrize("addresses, weight, words", [
+    ([], 0, ["addresses", "non-empty list"]),
+    (["rs1"], 0, ["addresses", "rs1"]),
+    (["192.0.2.21"], -1, ["weight", "-1"]),
+])
+def test_reweighted_names_bad_input(addresses, weight, words):
+    info = [service.to_dict() for service in cluster.table(parse([web()])).services]
+    with pytest.raises(IpvsValidationError) as caught:
+        cluster.reweighted(info, addresses, weight)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_addresses_by_host_names_each_inventory_real():
+    assert cluster.addresses_by_host(parse([web(), web(name="api", vip="192.0.2.101", real_server_group=None,
+                                                       real_servers=[{"host": "rs1"}, {"address": "192.0.2.30"}])]
+                                           )) == {"rs1": ["192.0.2.21"], "rs2": ["192.0.2.22"]}
