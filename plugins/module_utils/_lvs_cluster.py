@@ -294,20 +294,21 @@ def reweighted(info_services, addresses, weight=None, option="addresses"):
     (None: as they were, to restore a table recorded before a drain)."""
     if not isinstance(addresses, (list, tuple)) or not addresses:
         raise IpvsValidationError(option, addresses, "must be a non-empty list of IP addresses")
+    # Imported here, as in director_config: the module glue is only needed for this parse.
+    from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import table_from_params
+
     wanted = set(parse_address(address, option) for address in addresses)
     if weight is not None:
         weight = parse_int(weight, "weight", 0, MAX_WEIGHT, "a weight")
+    # The read table goes back through ipvs_table's own parser, so what comes out is what that task will accept.
     result = []
-    for index, params in enumerate(info_services or ()):
-        path = "services[%d]" % index
-        service = parse_service(params, path)
-        reals = [parse_real(real, service.key, "%s.reals[%d]" % (path, real_index))
-                 for real_index, real in enumerate(params.get("reals") or ())]
-        if not any(real.address in wanted for real in reals):
+    for service in table_from_params(info_services)[0].services:
+        if not any(real.address in wanted for real in service.reals):
             continue
         if weight is not None:
-            reals = [replace(real, weight=weight) if real.address in wanted else real for real in reals]
-        result.append(_table_params(service.with_reals(reals)))
+            service = service.with_reals([replace(real, weight=weight) if real.address in wanted else real
+                                          for real in service.reals])
+        result.append(_table_params(service))
     return result
 
 

@@ -162,7 +162,7 @@ def switch_symlink(link, target):
 
 
 def plan_switch(app, release=None, rollback=False):
-    """What a switch would do: ``(target, action, current, order)``; target None means nothing to do."""
+    """What a switch would do: ``(target, action, current, log entries)``; target None means nothing to do."""
     entries = app.read_log()
     order = release_order(entries)
     current = app.current_release()
@@ -179,8 +179,8 @@ def plan_switch(app, release=None, rollback=False):
         raise ReleaseError("release: %s has no release %r (%s does not exist; deployed: %s)"
                            % (app.root, release, app.release_dir(release), ", ".join(app.deployed()) or "none"))
     if release == current:
-        return None, None, current, order
-    return release, "rollback" if rollback else "release", current, order
+        return None, None, current, entries
+    return release, "rollback" if rollback else "release", current, entries
 
 
 def _now():
@@ -192,23 +192,24 @@ def run_release_switch(module):
     params = module.params
     try:
         app = AppRoot(params["app_root"])
-        target, action, current, order = plan_switch(app, params["release"], params["rollback"])
+        target, action, current, entries = plan_switch(app, params["release"], params["rollback"])
     except ReleaseError as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=target is not None, switched_from=current, pruned=[])
     if target is None:
+        order = release_order(entries)
         result.update(current=current, previous=previous_release(order, current), releases=order)
         module.exit_json(**result)
 
     entry = {"time": _now(), "action": action, "release": target, "from": current}
-    order_after = release_order(app.read_log() + [entry])
+    order_after = release_order(entries + [entry])
     previous_after = previous_release(order_after, target)
-    pruned = prune(order_after, app.deployed(), params["keep"], target, previous_after) if action == "release" else []
+    deployed = app.deployed()
+    pruned = prune(order_after, deployed, params["keep"], target, previous_after) if action == "release" else []
     result.update(current=target, previous=previous_after, releases=order_after, pruned=pruned)
     if module._diff:
-        result["diff"] = dict(before={"current": current, "releases": app.deployed()},
-                              after={"current": target,
-                                     "releases": [name for name in app.deployed() if name not in pruned]})
+        result["diff"] = dict(before={"current": current, "releases": deployed},
+                              after={"current": target, "releases": [name for name in deployed if name not in pruned]})
     if not module.check_mode:
         # A relative link: the application root can be moved or mounted elsewhere.
         switch_symlink(app.current, os.path.join("releases", target))
