@@ -30,7 +30,14 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     parse_real,
     parse_service,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import EngineService
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
+from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import (
+    HealthCheck,
+    check_engine,
+    parse_health_check,
+    parse_sorry_server,
+)
 
 # Options of a virtual service passed through to the IPVS model unchanged.
 _SERVICE_OPTIONS = ("protocol", "port", "fwmark", "scheduler", "persistent", "persistence_netmask", "one_packet",
@@ -40,15 +47,16 @@ _REAL_OPTIONS = ("port", "forwarding", "weight", "u_threshold", "l_threshold", "
 _REAL_DEFAULTS = {"real_port": "port", "forwarding": "forwarding", "tun_type": "tun_type", "tun_port": "tun_port",
                   "tun_flags": "tun_flags"}
 _KNOWN_SERVICE_KEYS = set(_SERVICE_OPTIONS) | set(_REAL_DEFAULTS) | {
-    "name", "vip", "fwmark_ports", "real_servers", "real_server_group", "masquerade"}
-_KNOWN_REAL_KEYS = set(_REAL_OPTIONS) | {"host", "address"}
+    "name", "vip", "fwmark_ports", "real_servers", "real_server_group", "masquerade", "health_check", "sorry_server"}
+_KNOWN_REAL_KEYS = set(_REAL_OPTIONS) | {"host", "address", "health_check"}
 _PROTOCOLS = ("tcp", "udp", "sctp")
 
 
 class ClusterService(object):
     """One entry of lvs_virtual_services, parsed: its IPVS service (with reals) and what the hosts need."""
 
-    def __init__(self, name, vip, service, fwmark_ports, real_hosts, mark_protocol=None, masquerade=False):
+    def __init__(self, name, vip, service, fwmark_ports, real_hosts, mark_protocol=None, masquerade=False,
+                 health=None, real_health=None, sorry_server=None):
         self.name = name
         self.vip = vip
         self.service = service
@@ -60,6 +68,11 @@ class ClusterService(object):
         # FULLNAT-like: the director also masquerades what it sends to this service's NAT reals, so they answer
         # the director without routing through it.
         self.masquerade = masquerade
+        # For the keepalived and ldirectord engines: the service's check, the reals' overrides
+        # ({RealKey: (option path, HealthCheck)}) and the sorry server ((address, port or None) or None).
+        self.health = health or HealthCheck()
+        self.real_health = real_health or {}
+        self.sorry_server = sorry_server
 
     @property
     def family(self):
@@ -68,7 +81,8 @@ class ClusterService(object):
     def with_reals(self, reals):
         """The same entry with other reals (e.g. drained ones at weight 0)."""
         return ClusterService(self.name, self.vip, self.service.with_reals(reals), self.fwmark_ports,
-                              self.real_hosts, self.mark_protocol, self.masquerade)
+                              self.real_hosts, self.mark_protocol, self.masquerade, self.health, self.real_health,
+                              self.sorry_server)
 
     def forwarding_methods(self):
         return sorted(set(real.forwarding for real in self.service.reals))
@@ -111,6 +125,7 @@ def _real_entries(entry, index, hostvars, groups):
         host = real.get("host")
         params["address"] = (_host_address(host, hostvars, "%s.host" % path) if host
                              else real.get("address"))
+        params["health_check"] = real.get("health_check")
         reals.append((params, host, path))
     group = entry.get("real_server_group")
     if group is not None:
@@ -121,6 +136,7 @@ def _real_entries(entry, index, hostvars, groups):
             params = dict((name, None) for name in _REAL_OPTIONS)
             params["address"] = _host_address(host, hostvars, path)
             params["weight"] = hostvars[host].get("lvs_real_weight")
+            params["health_check"] = None
             reals.append((params, host, path))
     if not reals:
         raise IpvsValidationError(_path(index), entry.get("name"), "has no real_servers and no real_server_group")
@@ -162,10 +178,14 @@ def parse_cluster_service(entry, index, hostvars, groups):
             raise IpvsValidationError(_path(index, "port"), None, "is required unless fwmark is given")
     service = parse_service(params, path=_path(index))
 
+    health = parse_health_check(entry.get("health_check"), _path(index, "health_check"))
+    sorry_server = parse_sorry_server(entry.get("sorry_server"), _path(index, "sorry_server"), service.key.family)
+    real_health = {}
     reals = []
     real_hosts = {}
     seen = set()
     for real_params, host, path in _real_entries(entry, index, hostvars, groups):
+        real_check = real_params.pop("health_check")
         for default_name, option in _REAL_DEFAULTS.items():
             if real_params.get(option) is None and entry.get(default_name) is not None:
                 real_params[option] = entry[default_name]
@@ -177,6 +197,8 @@ def parse_cluster_service(entry, index, hostvars, groups):
                                       "address of its own")
         seen.add(real.key)
         reals.append(real)
+        if real_check is not None:
+            real_health[real.key] = (path, parse_health_check(real_check, "%s.health_check" % path, health))
         if host:
             real_hosts[real.address] = host
     masquerade = entry.get("masquerade", False)
@@ -185,7 +207,8 @@ def parse_cluster_service(entry, index, hostvars, groups):
     if masquerade and not any(real.forwarding == "nat" for real in reals):
         raise IpvsValidationError(_path(index, "masquerade"), masquerade,
                                   "needs real servers with forwarding nat: only NAT traffic is masqueraded")
-    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts, mark_protocol, masquerade)
+    return ClusterService(name, vip, service.with_reals(reals), fwmark_ports, real_hosts, mark_protocol, masquerade,
+                          health, real_health, sorry_server)
 
 
 def parse_cluster(entries, hostvars, groups):
@@ -266,6 +289,20 @@ def admin_state(before, drain=(), undrain=(), since=""):
     for host in drain:
         drained.setdefault(host, {"since": since})
     return {"drained": drained}
+
+
+def engine_services(cluster, engine):
+    """The cluster as the keepalived / ldirectord renderers take it, after refusing what ``engine`` cannot express
+    (errors name the option path and the engine)."""
+    result = []
+    for index, item in enumerate(cluster):
+        overrides = dict((key, (path, check)) for key, (path, check) in item.real_health.items()
+                         if check != item.health)
+        check_engine(engine, _path(index), item.health, dict(overrides.values()), item.sorry_server)
+        result.append(EngineService(item.name, item.service, item.health,
+                                    dict((key, check) for key, (path, check) in overrides.items()),
+                                    item.sorry_server))
+    return result
 
 
 def ipvs_table_services(cluster):

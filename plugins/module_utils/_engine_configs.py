@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lvs.cluster contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""keepalived.conf and ldirectord.cf rendered from the parsed cluster description.
+
+Private to the lvs.cluster collection: no stability promise.
+
+Each virtual service is an ``EngineService``: the IPVS ``Service`` of the model (key, scheduler, persistence,
+reals with weights and forwarding) plus the health check of the service, the checks of reals that override it,
+and the sorry server. Nothing here decides anything the model or ``_lvs_health`` did not: the renderers only
+spell the same facts in each daemon's syntax. Every value was validated before (no quotes, no newlines).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from dataclasses import dataclass, field
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import format_endpoint
+from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import HealthCheck
+
+_KEEPALIVED_METHOD = {"dr": "DR", "nat": "NAT", "tun": "TUN"}
+_LDIRECTORD_METHOD = {"dr": "gate", "nat": "masq", "tun": "ipip"}
+# keepalived's names of the scheduler flags (ipvsadm's sh-fallback, sh-port, mh-fallback, mh-port).
+_KEEPALIVED_FLAGS = {"sh-fallback": "sh-fallback", "sh-port": "sh-port", "mh-fallback": "mh-fallback",
+                     "mh-port": "mh-port"}
+
+
+@dataclass(frozen=True)
+class EngineService:
+    name: str
+    service: object  # _ipvs_model.Service
+    check: HealthCheck = HealthCheck()
+    real_checks: dict = field(default_factory=dict)  # RealKey -> HealthCheck, only where it differs
+    sorry_server: "tuple | None" = None  # (address, port or None)
+
+    def check_of(self, real):
+        return self.real_checks.get(real.key, self.check)
+
+
+def _block(lines, name, body, indent):
+    pad = "    " * indent
+    lines.append("%s%s {" % (pad, name))
+    lines.extend(body)
+    lines.append("%s}" % pad)
+
+
+def _keepalived_checker(check, real, indent):
+    """The checker block of one real server, or nothing for type none."""
+    if check.type == "none":
+        return []
+    pad = "    " * (indent + 1)
+    port = check.port or real.port
+    common = ["%sconnect_port %d" % (pad, port)] if check.type not in ("exec",) else []
+    common += ["%sdelay_loop %d" % (pad, check.interval), "%sretry %d" % (pad, check.retries),
+               "%sdelay_before_retry 1" % pad]
+    lines = []
+    if check.type in ("http", "https"):
+        url = ["%s    path %s" % (pad, check.path), "%s    status_code %d" % (pad, check.status)]
+        body = [pad + "url {"] + url + [pad + "}"] + common + ["%sconnect_timeout %d" % (pad, check.timeout)]
+        if check.virtualhost:
+            body.append("%svirtualhost %s" % (pad, check.virtualhost))
+            if check.type == "https":
+                body.append("%senable_sni" % pad)
+        _block(lines, "HTTP_GET" if check.type == "http" else "SSL_GET", body, indent)
+    elif check.type == "tcp":
+        _block(lines, "TCP_CHECK", common + ["%sconnect_timeout %d" % (pad, check.timeout)], indent)
+    elif check.type == "dns":
+        body = common + ["%sconnect_timeout %d" % (pad, check.timeout), "%stype %s" % (pad, check.dns_type),
+                         "%sname %s" % (pad, check.dns_name)]
+        _block(lines, "DNS_CHECK", body, indent)
+    elif check.type == "exec":
+        body = ['%smisc_path "%s"' % (pad, check.command), "%smisc_timeout %d" % (pad, check.timeout)] + common
+        if check.dynamic_weight:
+            body.append("%smisc_dynamic" % pad)
+        _block(lines, "MISC_CHECK", body, indent)
+    return lines
+
+
+def _keepalived_tunnel(real):
+    words = ["lvs_method", "TUN"]
+    if real.tun_type and real.tun_type != "ipip":
+        words += ["type", real.tun_type]
+        if real.tun_type == "gue":
+            words += ["port", str(real.tun_port)]
+        words += list(real.tun_flags)
+    return " ".join(words)
+
+
+def render_keepalived_services(services):
+    """The ``virtual_server`` blocks of keepalived.conf for the ``EngineService`` list."""
+    lines = []
+    for item in services:
+        service = item.service
+        key = service.key
+        head = ("virtual_server fwmark %d" % key.fwmark if key.is_fwmark
+                else "virtual_server %s %d" % (key.address, key.port))
+        methods = sorted(set(real.forwarding for real in service.reals)) or ["dr"]
+        body = ["    # %s" % item.name,
+                "    delay_loop %d" % item.check.interval,
+                "    lb_algo %s" % service.scheduler]
+        body += ["    %s" % _KEEPALIVED_FLAGS[flag] for flag in service.scheduler_flags]
+        if len(methods) == 1 and methods[0] != "tun":
+            body.append("    lb_kind %s" % _KEEPALIVED_METHOD[methods[0]])
+        if not key.is_fwmark:
+            body.append("    protocol %s" % key.protocol.upper())
+        else:
+            body.append("    protocol TCP")
+        if service.persistent is not None:
+            body.append("    persistence_timeout %d" % service.persistent)
+            body.append("    persistence_granularity %s" % service.persistence_netmask)
+        if service.one_packet:
+            body.append("    ops")
+        if service.pe_name:
+            body.append("    persistence_engine %s" % service.pe_name)
+        if item.sorry_server:
+            address, port = item.sorry_server
+            body.append("    sorry_server %s %d" % (address, port if port is not None else (key.port or 0)))
+        for real in service.reals:
+            check = item.check_of(real)
+            real_body = ["        weight %d" % real.weight]
+            if real.forwarding == "tun":
+                real_body.append("        " + _keepalived_tunnel(real))
+            elif len(methods) > 1:
+                real_body.append("        lvs_method %s" % _KEEPALIVED_METHOD[real.forwarding])
+            if real.u_threshold:
+                real_body.append("        uthreshold %d" % real.u_threshold)
+            if real.l_threshold:
+                real_body.append("        lthreshold %d" % real.l_threshold)
+            if check.type != "none" and check.on_failure == "quiescent":
+                real_body.append("        inhibit_on_failure")
+            real_body += _keepalived_checker(check, real, 2)
+            _block(body, "real_server %s %d" % (real.address, real.port or 0), real_body, 1)
+        _block(lines, head, body, 0)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ldirectord_endpoint(address, port):
+    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
+
+
+def render_ldirectord(services, interval=None):
+    """ldirectord.cf for the ``EngineService`` list (one check per virtual service; validated by
+    ``_lvs_health.check_engine``)."""
+    intervals = sorted(set(item.check.interval for item in services)) or [interval or 5]
+    lines = ["checkinterval=%d" % (interval or intervals[0]), "autoreload=no", "fork=no", ""]
+    for item in services:
+        service = item.service
+        key = service.key
+        check = item.check
+        six = key.family == "ipv6"
+        if key.is_fwmark:
+            lines.append("virtual%s=%d" % ("6" if six else "", key.fwmark))
+        else:
+            lines.append("virtual%s=%s" % ("6" if six else "", _ldirectord_endpoint(key.address, key.port)))
+        lines.append("\t# %s" % item.name)
+        for real in service.reals:
+            lines.append("\treal%s=%s %s %d" % ("6" if six else "", _ldirectord_endpoint(real.address, real.port or 0),
+                                                 _LDIRECTORD_METHOD[real.forwarding], real.weight))
+        if item.sorry_server:
+            address, port = item.sorry_server
+            method = _LDIRECTORD_METHOD[service.reals[0].forwarding] if service.reals else "gate"
+            lines.append("\tfallback%s=%s %s" % ("6" if six else "", _ldirectord_endpoint(
+                address, port if port is not None else (key.port or 0)), method))
+        lines.append("\tscheduler=%s" % service.scheduler)
+        lines.append("\tprotocol=%s" % ("fwm" if key.is_fwmark else key.protocol))
+        if service.persistent is not None:
+            lines.append("\tpersistent=%d" % service.persistent)
+            lines.append("\tnetmask=%s" % service.persistence_netmask)
+        lines.append("\tquiescent=%s" % ("yes" if check.on_failure == "quiescent" else "no"))
+        lines.append("\tchecktimeout=%d" % check.timeout)
+        lines.append("\tfailurecount=%d" % check.retries)
+        if check.port:
+            lines.append("\tcheckport=%d" % check.port)
+        if check.type == "none":
+            lines += ["\tservice=none", "\tchecktype=on"]
+        elif check.type == "tcp":
+            lines += ["\tservice=none", "\tchecktype=connect"]
+        elif check.type in ("http", "https"):
+            lines += ["\tservice=%s" % check.type, "\tchecktype=negotiate", "\thttpmethod=GET",
+                      '\trequest="%s"' % check.path.lstrip("/")]
+            # ldirectord requires a receive string for negotiate checks: the status alone is an empty match.
+            lines.append('\treceive="%s"' % (check.body or ""))
+            if check.virtualhost:
+                lines.append("\tvirtualhost=%s" % check.virtualhost)
+        elif check.type == "dns":
+            lines += ["\tservice=dns", "\tchecktype=negotiate", '\trequest="%s"' % check.dns_name,
+                      '\treceive=""']
+        elif check.type == "exec":
+            lines += ["\tchecktype=external", '\tcheckcommand="%s"' % check.command]
+        lines.append("")
+    return "\n".join(lines)
