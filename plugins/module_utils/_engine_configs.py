@@ -18,7 +18,11 @@ __metaclass__ = type
 
 from dataclasses import dataclass, field
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import format_endpoint
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
+    IpvsValidationError,
+    parse_address,
+    parse_int,
+)
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import HealthCheck
 
 _KEEPALIVED_METHOD = {"dr": "DR", "nat": "NAT", "tun": "TUN"}
@@ -193,3 +197,82 @@ def render_ldirectord(services, interval=None):
             lines += ["\tchecktype=external", '\tcheckcommand="%s"' % check.command]
         lines.append("")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Vrrp:
+    """One VRRP instance holding the director's VIPs (keepalived), checked by ``parse_vrrp``."""
+
+    interface: str
+    virtual_router_id: int
+    priority: int
+    source: str
+    peers: tuple
+    vips: tuple  # (address, prefix, family)
+    nopreempt: bool = False
+    auth_pass: "str | None" = None
+    sync_daemon: bool = True
+    notify: "str | None" = None
+    name: str = "VI_LVS"
+
+
+def parse_vrrp(params, path="director_ha"):
+    """``params``: interface, virtual_router_id, priority, source, peers, vips, nopreempt, auth_pass,
+    sync_daemon, notify - the role's HA options, already resolved per director."""
+    def opt(name):
+        return "%s.%s" % (path, name)
+
+    vrid = parse_int(params.get("virtual_router_id"), opt("virtual_router_id"), 1, 255, "a VRRP router id")
+    priority = parse_int(params.get("priority"), opt("priority"), 1, 254, "a VRRP priority (1-254)")
+    source = parse_address(params.get("source"), opt("source"))
+    peers = tuple(parse_address(peer, opt("peers")) for peer in params.get("peers") or ())
+    if not peers:
+        raise IpvsValidationError(opt("peers"), params.get("peers"), "needs at least one other director")
+    if source in peers:
+        raise IpvsValidationError(opt("peers"), source, "is this director's own address")
+    auth_pass = params.get("auth_pass")
+    if auth_pass is not None and (not isinstance(auth_pass, str) or not 0 < len(auth_pass) <= 8
+                                  or not auth_pass.isalnum()):
+        raise IpvsValidationError(opt("auth_pass"), "(hidden)", "must be 1 to 8 letters or digits (VRRP's "
+                                  "simple password)")
+    interface = params.get("interface")
+    if not isinstance(interface, str) or not interface:
+        raise IpvsValidationError(opt("interface"), interface, "is required")
+    return Vrrp(interface=interface, virtual_router_id=vrid, priority=priority, source=source, peers=peers,
+                vips=tuple(params.get("vips") or ()), nopreempt=bool(params.get("nopreempt")), auth_pass=auth_pass,
+                sync_daemon=bool(params.get("sync_daemon", True)), notify=params.get("notify"))
+
+
+def render_keepalived(services, router_id, vrrp=None):
+    """The whole keepalived.conf: global_defs, the VRRP instance (if any) and the virtual servers."""
+    lines = []
+    defs = ["    router_id %s" % router_id, "    enable_script_security", "    script_user root"]
+    if vrrp and vrrp.sync_daemon:
+        # Connections are synchronised to the backup, which takes over established flows on failover.
+        defs.append("    lvs_sync_daemon %s %s id %d" % (vrrp.interface, vrrp.name, vrrp.virtual_router_id))
+    _block(lines, "global_defs", defs, 0)
+    lines.append("")
+    if vrrp:
+        family = "ipv6" if ":" in vrrp.source else "ipv4"
+        same = ["        %s/%d dev %s" % (address, prefix, vrrp.interface)
+                for address, prefix, vip_family in vrrp.vips if vip_family == family]
+        other = ["        %s/%d dev %s" % (address, prefix, vrrp.interface)
+                 for address, prefix, vip_family in vrrp.vips if vip_family != family]
+        body = ["    state BACKUP", "    interface %s" % vrrp.interface,
+                "    virtual_router_id %d" % vrrp.virtual_router_id, "    priority %d" % vrrp.priority,
+                "    advert_int 1"]
+        if vrrp.nopreempt:
+            body.append("    nopreempt")
+        body.append("    unicast_src_ip %s" % vrrp.source)
+        _block(body, "unicast_peer", ["        %s" % peer for peer in vrrp.peers], 1)
+        if vrrp.auth_pass:
+            _block(body, "authentication", ["        auth_type PASS", "        auth_pass %s" % vrrp.auth_pass], 1)
+        _block(body, "virtual_ipaddress", same, 1)
+        if other:
+            # VRRP advertises one family; the other family's VIPs move with the instance without being announced.
+            _block(body, "virtual_ipaddress_excluded", other, 1)
+        if vrrp.notify:
+            body.append('    notify "%s"' % vrrp.notify)
+        _block(lines, "vrrp_instance %s" % vrrp.name, body, 0)
+        lines.append("")
+    return "\n".join(lines) + "\n" + render_keepalived_services(services)

@@ -206,3 +206,39 @@ def test_the_netlink_engine_refuses_health_checks():
     with pytest.raises(IpvsValidationError) as caught:
         cluster.engine_services(parse([entry]), "netlink")
     assert "lvs_virtual_services[0].health_check" in str(caught.value)
+
+
+def test_keepalived_ha_holds_the_vips_in_one_vrrp_instance_with_unicast_peers_and_sync():
+    from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import parse_vrrp, render_keepalived
+    vrrp = parse_vrrp({"interface": "eth1", "virtual_router_id": 51, "priority": 150, "source": "192.0.2.10",
+                       "peers": ["192.0.2.11"], "nopreempt": True, "auth_pass": "lvs2026",
+                       "vips": [("192.0.2.100", 32, "ipv4"), ("2001:db8:1::100", 128, "ipv6")],
+                       "notify": "/usr/local/sbin/lvs-vrrp-notify"})
+    text = render_keepalived([EngineService("web", web())], "director", vrrp)
+    assert "    lvs_sync_daemon eth1 VI_LVS id 51\n" in text
+    instance = text[text.index("vrrp_instance VI_LVS {"):text.index("virtual_server")]
+    for line in ("    state BACKUP", "    priority 150", "    nopreempt", "    unicast_src_ip 192.0.2.10",
+                 "        192.0.2.11", "        auth_pass lvs2026", "        192.0.2.100/32 dev eth1",
+                 '    notify "/usr/local/sbin/lvs-vrrp-notify"'):
+        assert line + "\n" in instance, line
+    assert "virtual_ipaddress_excluded {\n        2001:db8:1::100/128 dev eth1\n    }" in instance
+    assert text.count("{") == text.count("}")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"priority": 255}, ["director_ha.priority", "255"]),
+    ({"virtual_router_id": 0}, ["director_ha.virtual_router_id", "0"]),
+    ({"peers": []}, ["director_ha.peers", "at least one other director"]),
+    ({"peers": ["192.0.2.10"]}, ["director_ha.peers", "own address"]),
+    ({"auth_pass": "much-too-long"}, ["director_ha.auth_pass", "1 to 8 letters or digits"]),
+])
+def test_bad_vrrp_options_name_the_option(change, words):
+    from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import parse_vrrp
+    params = {"interface": "eth1", "virtual_router_id": 51, "priority": 100, "source": "192.0.2.10",
+              "peers": ["192.0.2.11"]}
+    params.update(change)
+    with pytest.raises(IpvsValidationError) as caught:
+        parse_vrrp(params)
+    for word in words:
+        assert word in str(caught.value)
+    assert "much-too-long" not in str(caught.value)
