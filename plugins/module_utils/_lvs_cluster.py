@@ -30,9 +30,15 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     parse_real,
     parse_service,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import EngineService
+from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import (
+    EngineService,
+    parse_vrrp,
+    render_keepalived,
+    render_ldirectord,
+)
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import (
+    ENGINES,
     HealthCheck,
     check_engine,
     parse_health_check,
@@ -372,7 +378,7 @@ def resolve_vip_interface(vip_interface, host, interfaces, default_interface):
 
 
 def director_config(cluster, host=None, vip_interface="", interfaces=None, default_interface=None, timeouts=None,
-                    drained=()):
+                    drained=(), engine="netlink", vrrp=None):
     """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use, the IPVS table
     (``services`` for lvs.cluster.ipvs_table, ``ipvsadm_rules`` for the boot restore) with the reals of the hosts in
     ``drained`` (the admin state) at weight 0.
@@ -380,6 +386,11 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     With ``interfaces`` (the host's facts) the VIP interface is checked and resolved into ``vip_interface``;
     ``timeouts`` (``director_timeouts``) are checked as lvs.cluster.ipvs_table will read them and returned as
     ``timeouts`` (all three, 0 for 'leave as is'; empty when none is set), for the boot restore.
+
+    ``engine`` (``director_engine``) says who programs the table: ``netlink`` (lvs.cluster.ipvs_table, no health
+    checks), ``keepalived`` or ``ldirectord``, whose whole configuration is returned as ``engine_config``, with the
+    drained reals at weight 0 too. ``vrrp`` (keepalived only: the HA options resolved for this director, see
+    ``_engine_configs.parse_vrrp``) adds the VRRP instance that holds the VIPs.
     """
     # Imported here: the module glue is only needed for this check, and it keeps this file's imports light.
     from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import timeouts_from_params
@@ -427,6 +438,22 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     }
     if interfaces is not None:
         config["vip_interface"] = resolve_vip_interface(vip_interface, host, interfaces, default_interface)
+    engine = parse_choice(engine, "director_engine", ENGINES)
+    services = engine_services(cluster, engine)  # refuses what the engine cannot express, netlink too
+    config["engine"] = engine
+    config["engine_config"] = ""
+    if engine == "keepalived":
+        checked_vrrp = None
+        if vrrp:
+            checked_vrrp = parse_vrrp(dict(vrrp, interface=config.get("vip_interface", vip_interface),
+                                           vips=[(vip["address"], vip["prefix"], vip["family"])
+                                                 for vip in config["vips"]]))
+        config["engine_config"] = render_keepalived(services, host or "director", checked_vrrp)
+    elif engine == "ldirectord":
+        if vrrp:
+            raise IpvsValidationError("director_ha", "(set)", "needs director_engine keepalived: ldirectord has no "
+                                      "VRRP of its own")
+        config["engine_config"] = render_ldirectord(services)
     return config
 
 

@@ -242,3 +242,22 @@ def test_bad_vrrp_options_name_the_option(change, words):
     for word in words:
         assert word in str(caught.value)
     assert "much-too-long" not in str(caught.value)
+
+
+def test_director_config_renders_the_engines_config_with_drained_reals_at_weight_0():
+    entry = {"name": "web", "vip": "192.0.2.100", "port": 80, "scheduler": "rr", "real_server_group": "realservers",
+             "health_check": {"type": "http", "path": "/.health.html"}, "sorry_server": "192.0.2.30"}
+    config = cluster.director_config(parse([entry]), "director", "eth1", drained=["rs1"], engine="keepalived",
+                                     vrrp={"virtual_router_id": 51, "priority": 100, "source": "192.0.2.10",
+                                           "peers": ["192.0.2.11"]})
+    text = config["engine_config"]
+    assert config["engine"] == "keepalived"
+    assert "real_server 192.0.2.21 80 {\n        weight 0\n" in text
+    assert "real_server 192.0.2.22 80 {\n        weight 1\n" in text
+    assert "        192.0.2.100/32 dev eth1\n" in text
+    ldirectord = cluster.director_config(parse([entry]), "director", drained=["rs1"], engine="ldirectord")
+    assert "\treal=192.0.2.21:80 gate 0\n" in ldirectord["engine_config"]
+    assert cluster.director_config(parse([dict(entry, health_check=None, sorry_server=None)]))["engine_config"] == ""
+    with pytest.raises(IpvsValidationError) as caught:
+        cluster.director_config(parse([entry]), engine="ldirectord", vrrp={"priority": 100})
+    assert "director_ha" in str(caught.value)
