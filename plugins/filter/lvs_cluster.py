@@ -18,7 +18,7 @@ try:  # ansible-core 2.19+: `omit` is a sentinel object
 except ImportError:  # older ansible-core: `omit` is a placeholder string
     _OMIT = None
 from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import FwmarkError, render_nft_boot_script
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError, parse_service_key
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_status import status_lines, status_rows
@@ -47,11 +47,15 @@ def _parse(services, hostvars, groups):
 
 
 def director_config(services, hostvars, groups, host=None, vip_interface="", interfaces=None, default_interface=None,
-                    timeouts=None, drained=None):
+                    timeouts=None, drained=None, engine="netlink", ha=None, ha_group="directors"):
     cluster = _parse(services, hostvars, groups)
     try:
+        vrrp = None
+        if ha:
+            source, peers = cluster_model.vrrp_addresses(hostvars, list(groups.get(ha_group) or ()), host)
+            vrrp = dict(ha, source=source, peers=peers)
         return cluster_model.director_config(cluster, host, vip_interface, interfaces, default_interface, timeouts,
-                                             drained or ())
+                                             drained or (), engine, vrrp)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -90,6 +94,13 @@ def reweighted(info, addresses, weight=None):
         raise AnsibleFilterError(str(exc))
 
 
+def service_key(service):
+    try:
+        return str(parse_service_key(service, "service"))
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def ipvsadm_rules(services, hostvars, groups):
     return render_rules(cluster_model.table(_parse(services, hostvars, groups)))
 
@@ -111,5 +122,6 @@ class FilterModule(object):
             "director_status": director_status,
             "real_server_addresses": real_server_addresses,
             "reweighted": reweighted,
+            "service_key": service_key,
             "fwmark_nft_script": fwmark_nft_script,
         }

@@ -355,6 +355,25 @@ def reweighted(info_services, addresses, weight=None, option="addresses"):
     return result
 
 
+def vrrp_addresses(hostvars, hosts, host, option="director_ha_group"):
+    """(this director's address, the other directors' addresses) for VRRP unicast: each one's IPv4 address on its
+    VIP interface (its ``director_vip_interface``, else the interface of its default route), from its gathered
+    facts - every director of the group runs in the same play."""
+    addresses = {}
+    for name in hosts:
+        facts = (hostvars[name].get("ansible_facts") or {}) if name in hostvars else {}
+        interface = hostvars[name].get("director_vip_interface") if name in hostvars else None
+        interface = interface or (facts.get("default_ipv4") or {}).get("interface")
+        address = ((facts.get(interface) or {}).get("ipv4") or {}).get("address") if interface else None
+        if not address:
+            raise IpvsValidationError(option, name, "has no gathered IPv4 address on its VIP interface (%s): run "
+                                      "every director of the group in the same play" % (interface or "unknown"))
+        addresses[name] = address
+    if host not in addresses:
+        raise IpvsValidationError(option, host, "does not contain this director")
+    return addresses[host], [addresses[name] for name in hosts if name != host]
+
+
 def check_interface(option, name, host, interfaces):
     """``name`` (given by the variable ``option``) is an interface of ``host``.
 
