@@ -108,10 +108,8 @@ def render_keepalived_services(services):
         body += ["    %s" % _KEEPALIVED_FLAGS[flag] for flag in service.scheduler_flags]
         if len(methods) == 1 and methods[0] != "tun":
             body.append("    lb_kind %s" % _KEEPALIVED_METHOD[methods[0]])
-        if not key.is_fwmark:
+        if not key.is_fwmark:  # keepalived warns about (and ignores) a protocol of a fwmark service
             body.append("    protocol %s" % key.protocol.upper())
-        else:
-            body.append("    protocol TCP")
         if service.persistent is not None:
             body.append("    persistence_timeout %d" % service.persistent)
             body.append("    persistence_granularity %s" % service.persistence_netmask)
@@ -185,14 +183,13 @@ def render_ldirectord(services, interval=None):
             lines += ["\tservice=none", "\tchecktype=connect"]
         elif check.type in ("http", "https"):
             lines += ["\tservice=%s" % check.type, "\tchecktype=negotiate", "\thttpmethod=GET",
-                      '\trequest="%s"' % check.path.lstrip("/")]
-            # ldirectord requires a receive string for negotiate checks: the status alone is an empty match.
-            lines.append('\treceive="%s"' % (check.body or ""))
+                      '\trequest="%s"' % check.path]
+            if check.body:
+                lines.append('\treceive="%s"' % check.body)
             if check.virtualhost:
                 lines.append("\tvirtualhost=%s" % check.virtualhost)
         elif check.type == "dns":
-            lines += ["\tservice=dns", "\tchecktype=negotiate", '\trequest="%s"' % check.dns_name,
-                      '\treceive=""']
+            lines += ["\tservice=dns", "\tchecktype=negotiate", '\trequest="%s"' % check.dns_name]
         elif check.type == "exec":
             lines += ["\tchecktype=external", '\tcheckcommand="%s"' % check.command]
         lines.append("")

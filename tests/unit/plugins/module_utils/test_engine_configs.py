@@ -122,7 +122,7 @@ def test_keepalived_renders_the_service_its_reals_and_their_checks():
 def test_keepalived_renders_fwmark_tunnels_and_mixed_methods():
     service = web(port=None, fwmark=3, fwmark_ports=[80, 443], forwarding="tun", tun_type="gue", tun_port=6080)
     text = render_keepalived_services([EngineService("marked", service)])
-    assert text.startswith("virtual_server fwmark 3 {")
+    assert text.startswith("virtual_server fwmark 3 {") and "protocol" not in text
     assert "lvs_method TUN type gue port 6080" in text and "lb_kind" not in text
     assert "inhibit_on_failure" not in text and "_CHECK" not in text and "HTTP_GET" not in text
 
@@ -146,7 +146,7 @@ def test_ldirectord_renders_the_courses_configuration():
         "\tservice=http",
         "\tchecktype=negotiate",
         "\thttpmethod=GET",
-        '\trequest=".health.html"',
+        '\trequest="/.health.html"',
         '\treceive="OK"',
         "\tvirtualhost=www.lab.example",
     ]
