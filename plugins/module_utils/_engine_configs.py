@@ -160,8 +160,9 @@ def render_ldirectord(services, interval=None):
             lines.append("virtual%s=%s" % ("6" if six else "", _ldirectord_endpoint(key.address, key.port)))
         lines.append("\t# %s" % item.name)
         for real in service.reals:
-            lines.append("\treal%s=%s %s %d" % ("6" if six else "", _ldirectord_endpoint(real.address, real.port or 0),
-                                                 _LDIRECTORD_METHOD[real.forwarding], real.weight))
+            endpoint = _ldirectord_endpoint(real.address, real.port or 0)
+            lines.append("\treal%s=%s %s %d" % ("6" if six else "", endpoint, _LDIRECTORD_METHOD[real.forwarding],
+                                                real.weight))
         if item.sorry_server:
             address, port = item.sorry_server
             method = _LDIRECTORD_METHOD[service.reals[0].forwarding] if service.reals else "gate"
