@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     IpvsValidationError,
+    family_of,
+    format_endpoint,
     parse_address,
     parse_int,
 )
@@ -140,10 +142,6 @@ def render_keepalived_services(services):
     return "\n".join(lines)
 
 
-def _ldirectord_endpoint(address, port):
-    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
-
-
 def render_ldirectord(services, interval=None):
     """ldirectord.cf for the ``EngineService`` list (one check per virtual service; validated by
     ``_lvs_health.check_engine``)."""
@@ -157,16 +155,16 @@ def render_ldirectord(services, interval=None):
         if key.is_fwmark:
             lines.append("virtual%s=%d" % ("6" if six else "", key.fwmark))
         else:
-            lines.append("virtual%s=%s" % ("6" if six else "", _ldirectord_endpoint(key.address, key.port)))
+            lines.append("virtual%s=%s" % ("6" if six else "", format_endpoint(key.address, key.port)))
         lines.append("\t# %s" % item.name)
         for real in service.reals:
-            endpoint = _ldirectord_endpoint(real.address, real.port or 0)
+            endpoint = format_endpoint(real.address, real.port or 0)
             lines.append("\treal%s=%s %s %d" % ("6" if six else "", endpoint, _LDIRECTORD_METHOD[real.forwarding],
                                                 real.weight))
         if item.sorry_server:
             address, port = item.sorry_server
             method = _LDIRECTORD_METHOD[service.reals[0].forwarding] if service.reals else "gate"
-            lines.append("\tfallback%s=%s %s" % ("6" if six else "", _ldirectord_endpoint(
+            lines.append("\tfallback%s=%s %s" % ("6" if six else "", format_endpoint(
                 address, port if port is not None else (key.port or 0)), method))
         lines.append("\tscheduler=%s" % service.scheduler)
         lines.append("\tprotocol=%s" % ("fwm" if key.is_fwmark else key.protocol))
@@ -251,7 +249,7 @@ def render_keepalived(services, router_id, vrrp=None):
     _block(lines, "global_defs", defs, 0)
     lines.append("")
     if vrrp:
-        family = "ipv6" if ":" in vrrp.source else "ipv4"
+        family = family_of(vrrp.source)
         same = ["        %s/%d dev %s" % (address, prefix, vrrp.interface)
                 for address, prefix, vip_family in vrrp.vips if vip_family == family]
         other = ["        %s/%d dev %s" % (address, prefix, vrrp.interface)
