@@ -206,6 +206,7 @@ class Vrrp:
     peers: tuple
     vips: tuple  # (address, prefix, family)
     nopreempt: bool = False
+    preempt_delay: int = 0
     auth_pass: "str | None" = None
     sync_daemon: bool = True
     notify: "str | None" = None
@@ -213,8 +214,8 @@ class Vrrp:
 
 
 def parse_vrrp(params, path="director_ha"):
-    """``params``: interface, virtual_router_id, priority, source, peers, vips, nopreempt, auth_pass,
-    sync_daemon, notify - the role's HA options, already resolved per director."""
+    """``params``: interface, virtual_router_id, priority, source, peers, vips, nopreempt, preempt_delay,
+    auth_pass, sync_daemon, notify - the role's HA options, already resolved per director."""
     def opt(name):
         return "%s.%s" % (path, name)
 
@@ -226,6 +227,11 @@ def parse_vrrp(params, path="director_ha"):
         raise IpvsValidationError(opt("peers"), params.get("peers"), "needs at least one other director")
     if source in peers:
         raise IpvsValidationError(opt("peers"), source, "is this director's own address")
+    preempt_delay = parse_int(params.get("preempt_delay") or 0, opt("preempt_delay"), 0, 1000,
+                              "a delay in seconds (0-1000)")
+    if preempt_delay and params.get("nopreempt"):
+        raise IpvsValidationError(opt("preempt_delay"), preempt_delay, "has no effect with nopreempt: a director "
+                                  "that comes back never takes the VIPs back; set one of the two")
     auth_pass = params.get("auth_pass")
     if auth_pass is not None and (not isinstance(auth_pass, str) or not 0 < len(auth_pass) <= 8
                                   or not auth_pass.isalnum()):
@@ -235,7 +241,8 @@ def parse_vrrp(params, path="director_ha"):
     if not isinstance(interface, str) or not interface:
         raise IpvsValidationError(opt("interface"), interface, "is required")
     return Vrrp(interface=interface, virtual_router_id=vrid, priority=priority, source=source, peers=peers,
-                vips=tuple(params.get("vips") or ()), nopreempt=bool(params.get("nopreempt")), auth_pass=auth_pass,
+                vips=tuple(params.get("vips") or ()), nopreempt=bool(params.get("nopreempt")),
+                preempt_delay=preempt_delay, auth_pass=auth_pass,
                 sync_daemon=bool(params.get("sync_daemon", True)), notify=params.get("notify"))
 
 
@@ -259,6 +266,9 @@ def render_keepalived(services, router_id, vrrp=None):
                 "    advert_int 1"]
         if vrrp.nopreempt:
             body.append("    nopreempt")
+        if vrrp.preempt_delay:
+            # A director that comes back waits before it takes the VIPs back (its checks settle, syncs arrive).
+            body.append("    preempt_delay %d" % vrrp.preempt_delay)
         body.append("    unicast_src_ip %s" % vrrp.source)
         _block(body, "unicast_peer", ["        %s" % peer for peer in vrrp.peers], 1)
         if vrrp.auth_pass:

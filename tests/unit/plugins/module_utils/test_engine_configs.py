@@ -223,6 +223,15 @@ def test_keepalived_ha_holds_the_vips_in_one_vrrp_instance_with_unicast_peers_an
         assert line + "\n" in instance, line
     assert "virtual_ipaddress_excluded {\n        2001:db8:1::100/128 dev eth1\n    }" in instance
     assert text.count("{") == text.count("}")
+    assert "preempt_delay" not in text
+
+
+def test_keepalived_ha_preempt_delay_waits_before_taking_the_vips_back():
+    from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import parse_vrrp, render_keepalived
+    vrrp = parse_vrrp({"interface": "eth1", "virtual_router_id": 51, "priority": 150, "source": "192.0.2.10",
+                       "peers": ["192.0.2.11"], "preempt_delay": 5, "vips": [("192.0.2.100", 32, "ipv4")]})
+    instance = render_keepalived([], "director", vrrp).split("vrrp_instance VI_LVS {")[1]
+    assert "    preempt_delay 5\n" in instance and "nopreempt" not in instance
 
 
 @pytest.mark.parametrize("change, words", [
@@ -231,6 +240,8 @@ def test_keepalived_ha_holds_the_vips_in_one_vrrp_instance_with_unicast_peers_an
     ({"peers": []}, ["director_ha.peers", "at least one other director"]),
     ({"peers": ["192.0.2.10"]}, ["director_ha.peers", "own address"]),
     ({"auth_pass": "much-too-long"}, ["director_ha.auth_pass", "1 to 8 letters or digits"]),
+    ({"preempt_delay": 1001}, ["director_ha.preempt_delay", "1001"]),
+    ({"preempt_delay": 5, "nopreempt": True}, ["director_ha.preempt_delay", "nopreempt"]),
 ])
 def test_bad_vrrp_options_name_the_option(change, words):
     from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import parse_vrrp
