@@ -77,6 +77,13 @@ def admin_state(before, drain=(), undrain=(), since=""):
         raise AnsibleFilterError(str(exc))
 
 
+def service_ownership(record, services):
+    try:
+        return cluster_model.service_ownership(record, services)
+    except IpvsValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def director_status(info, plan, admin_state=None):
     rows = status_rows(info.get("services") or [], plan, admin_state)
     return {"rows": rows, "lines": status_lines(rows)}
@@ -119,6 +126,7 @@ class FilterModule(object):
             "realserver_config": realserver_config,
             "ipvsadm_rules": ipvsadm_rules,
             "admin_state": admin_state,
+            "service_ownership": service_ownership,
             "director_status": director_status,
             "real_server_addresses": real_server_addresses,
             "reweighted": reweighted,

@@ -201,6 +201,19 @@ def table_from_params(services, timeouts=None):
     return Table(services=tuple(result)), timeouts_from_params(timeouts)
 
 
+def removed_keys_from_params(entries, desired, path="remove_services"):
+    """The service keys of ``remove_services``; none of them may also be a service of ``desired``."""
+    wanted = desired.by_key()
+    keys = []
+    for index, entry in enumerate(entries or ()):
+        option = "%s[%d]" % (path, index)
+        key = service_key_from_params(entry, option)
+        if key in wanted:
+            raise IpvsValidationError(option, str(key), "is also in services: a service is either wanted or removed")
+        keys.append(key)
+    return keys
+
+
 def timeouts_from_params(params, path="timeouts"):
     if params is None:
         return None
@@ -388,10 +401,11 @@ def run_table(module):
     desired, timeouts = validated(module, table_from_params, params["services"], params.get("timeouts"))
     batch_size = validated(module, parse_int, params["batch_size"], "batch_size", 1, 100000, "a batch size")
     lock_timeout = lock_timeout_from_params(module)
+    remove = validated(module, removed_keys_from_params, params["remove_services"], desired)
     with kernel_session(module) as kernel, writer_lock(module, "lvs.cluster.ipvs_table", lock_timeout):
         current = kernel.read_table()
         current_timeouts = kernel.timeouts() if timeouts is not None else None
-        operations = plan_table(current, desired, params["purge"])
+        operations = plan_table(current, desired, params["purge"], remove)
         timeouts_change = plan_timeouts(current_timeouts, timeouts)
         after = apply_operations(current, operations)
         before_dict = current.to_dict()

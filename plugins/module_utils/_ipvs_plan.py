@@ -78,7 +78,7 @@ class Operation:
         if self.action == DELETE_SERVICE:
             return "delete service %s" % self.service
         if self.action == ADD_REAL:
-            return "add real %s to %s (%s)" % (self.real, self.service, describe_real(self.real))
+            return "add real %s to %s (%s)" % (self.real, self.service, real_attributes_text(self.real))
         if self.action == EDIT_REAL:
             return "edit real %s of %s (%s)" % (self.real, self.service,
                                                 _changes(self.previous, self.real, _real_attributes))
@@ -125,7 +125,7 @@ def describe_service(service):
     return _describe(_service_attributes(service))
 
 
-def describe_real(real):
+def real_attributes_text(real):
     return _describe(_real_attributes(real))
 
 
@@ -192,22 +192,23 @@ def plan_service(current, desired, manage_reals):
     return sort_operations(operations)
 
 
-def plan_table(current, desired, purge):
+def plan_table(current, desired, purge, remove=()):
     """Operations that turn the table ``current`` into ``desired``.
 
     Every service of ``desired`` is complete: its reals are exactly those listed. With ``purge`` the services
-    that ``desired`` does not mention are deleted; without it they are left alone. Timeouts are not operations
-    (see plan_timeouts).
+    that ``desired`` does not mention are deleted; without it they are left alone, except those whose keys are in
+    ``remove`` (services the caller created earlier and no longer describes). Timeouts are not operations (see
+    plan_timeouts).
     """
     current_services = current.by_key()
     desired_services = desired.by_key()
     operations = []
     for key, service in desired_services.items():
         operations.extend(plan_service(current_services.get(key), service, manage_reals=True))
-    if purge:
-        for key, service in current_services.items():
-            if key not in desired_services:
-                operations.extend(plan_service(service, None, manage_reals=True))
+    removed = set(remove)
+    for key, service in current_services.items():
+        if key not in desired_services and (purge or key in removed):
+            operations.extend(plan_service(service, None, manage_reals=True))
     return sort_operations(operations)
 
 

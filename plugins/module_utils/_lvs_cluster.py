@@ -29,6 +29,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     parse_int,
     parse_real,
     parse_service,
+    parse_service_key,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import (
     EngineService,
@@ -282,12 +283,7 @@ def admin_state(before, drain=(), undrain=(), since=""):
     both = sorted(set(drain) & set(undrain))
     if both:
         raise IpvsValidationError("director_drain", both[0], "is also in director_undrain")
-    if isinstance(before, str):  # the file's text as read from the director
-        try:
-            before = json.loads(before) if before.strip() else None
-        except ValueError as exc:
-            raise IpvsValidationError("the admin state", before[:80], "is not JSON (%s)" % exc)
-    before = before or {"drained": {}}
+    before = _record_json(before, "the admin state", '{"drained": {HOST: {...}}}') or {"drained": {}}
     drained = before.get("drained") if isinstance(before, dict) else None
     if not isinstance(drained, dict):
         raise IpvsValidationError("the admin state", before, 'is not {"drained": {HOST: {...}}}')
@@ -295,6 +291,41 @@ def admin_state(before, drain=(), undrain=(), since=""):
     for host in drain:
         drained.setdefault(host, {"since": since})
     return {"drained": drained}
+
+
+def _record_json(text, what, shape):
+    """The JSON document of a record the role keeps on the director (``text`` as read; empty: none yet)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError as exc:
+        raise IpvsValidationError(what, text[:80], "is not JSON (%s); expected %s" % (exc, shape))
+
+
+def service_ownership(record, services):
+    """Which IPVS services the director role created, so that ``director_purge: false`` still removes what the
+    role created and no longer describes, and leaves services it never created (foreign ones) alone.
+
+    ``record``: the ownership record read from the director (``{"services": [KEY, ...]}``, its text, or empty);
+    ``services``: the table services of the description (``ipvs_table``'s ``services``).
+    Returns ``{"remove": [KEY, ...], "record": {"services": [KEY, ...]}}``: the keys (``ipvs_table``'s
+    ``remove_services``) owned before and no longer described, and the record to keep from now on.
+    """
+    shape = '{"services": [{"protocol", "address", "port"} or {"fwmark", "family"}, ...]}'
+    record = _record_json(record, "the ownership record", shape) or {"services": []}
+    owned = record.get("services") if isinstance(record, dict) else None
+    if not isinstance(owned, list):
+        raise IpvsValidationError("the ownership record", record, "is not %s" % shape)
+    described = [parse_service_key(service, "services[%d]" % index) for index, service in enumerate(services)]
+    kept = set(described)
+    removed = []
+    for index, entry in enumerate(owned):
+        key = parse_service_key(entry, "the ownership record's services[%d]" % index)
+        if key not in kept and key not in removed:
+            removed.append(key)
+    return {"remove": [key.to_dict() for key in removed],
+            "record": {"services": [key.to_dict() for key in described]}}
 
 
 def engine_services(cluster, engine):
@@ -476,7 +507,7 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     return config
 
 
-def realserver_config(cluster, host, host_addresses=()):
+def realserver_vips(cluster, host, host_addresses=()):
     """What one real server needs: for each VIP it serves, how packets reach it (dr, tun or nat).
 
     A real server is this host when the description names it (``host``, ``real_server_group``) or gives one of
@@ -541,7 +572,7 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
     """
     for index, name in enumerate(arp_interfaces if interfaces is not None else ()):
         check_interface("realserver_arp_interfaces[%d]" % index, name, host, interfaces)
-    config = realserver_config(cluster, host, host_addresses)
+    config = realserver_vips(cluster, host, host_addresses)
     addresses, tunnels, sysctls, routes, gue_ports = [], [], {}, [], []
     suppress_arp = False
     for vip in config["vips"]:

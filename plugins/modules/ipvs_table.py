@@ -174,6 +174,34 @@ options:
       - With O(services=[]) this empties the table.
     type: bool
     default: false
+  remove_services:
+    description:
+      - Services to delete if the table has them (with their real servers), whatever O(purge) says - for example
+        the services an earlier run created and the description no longer has (the C(lvs.cluster.director) role
+        passes those from its ownership record). Services neither in O(services) nor here are left alone unless
+        O(purge=true).
+      - A service may not be both in O(services) and here.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      protocol:
+        description: The protocol of a service given by address and port (V(tcp) when left out).
+        type: str
+        choices: [tcp, udp, sctp]
+      address:
+        description: The virtual IP address.
+        type: str
+      port:
+        description: The port.
+        type: int
+      fwmark:
+        description: The firewall mark of a fwmark service (instead of protocol, address and port).
+        type: int
+      family:
+        description: The address family of a fwmark service (V(ipv4) when left out).
+        type: str
+        choices: [ipv4, ipv6]
   batch_size:
     description:
       - Send this many operations per netlink message batch (1 to 100000).
@@ -302,6 +330,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import (
     DEFAULT_BATCH_SIZE,
     LOCK_OPTIONS,
+    SERVICE_KEY_OPTIONS,
     TIMEOUT_OPTIONS,
     run_table,
     table_service_options,
@@ -313,6 +342,8 @@ def build_module():
         services=dict(type="list", elements="dict", default=[], options=table_service_options()),
         timeouts=dict(type="dict", options=TIMEOUT_OPTIONS),
         purge=dict(type="bool", default=False),
+        # The keys are checked by the model (errors name remove_services[N] and the value).
+        remove_services=dict(type="list", elements="dict", default=[], options=SERVICE_KEY_OPTIONS),
         batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
         **LOCK_OPTIONS
     )

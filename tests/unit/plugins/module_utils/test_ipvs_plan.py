@@ -232,6 +232,12 @@ class TestPlanTable:
         assert words(ops) == ["delete service TCP 192.0.2.10:443", "delete service UDP 192.0.2.11:53",
                               "delete service FWM 5 IPv4"]
 
+    def test_without_purge_only_the_listed_unmentioned_services_are_deleted(self):
+        desired = Table(services=(svc(tcp(port=80), reals=[real("192.0.2.21"), real("192.0.2.22")]),))
+        remove = [tcp(port=443), tcp(address="192.0.2.99", port=80)]  # the second is not in the table
+        ops = plan_table(big_current(), desired, purge=False, remove=remove)
+        assert words(ops) == ["delete service TCP 192.0.2.10:443"]
+
     def test_a_described_service_without_reals_loses_its_reals(self):
         desired = Table(services=(svc(tcp(port=80)),))
         assert actions(plan_table(big_current(), desired, purge=False)) == ["delete_real", "delete_real"]

@@ -87,10 +87,10 @@ def test_nat_defaults_from_the_service_apply_to_each_real():
 def test_realserver_config_names_the_vips_a_host_serves():
     entries = [web(), web(name="dns", vip="192.0.2.53", protocol="udp", port=53, real_server_group=None,
                           real_servers=[{"host": "rs2", "forwarding": "tun"}])]
-    assert cluster.realserver_config(parse(entries), "rs1")["vips"] == [
+    assert cluster.realserver_vips(parse(entries), "rs1")["vips"] == [
         {"address": "192.0.2.100", "family": "ipv4", "prefix": 32, "forwarding": ["dr"], "tun_types": [],
          "services": ["web"], "nat_routed": False, "gue_ports": []}]
-    rs2 = cluster.realserver_config(parse(entries), "rs2")
+    rs2 = cluster.realserver_vips(parse(entries), "rs2")
     assert [(vip["address"], vip["forwarding"], vip["tun_types"]) for vip in rs2["vips"]] == [
         ("192.0.2.100", ["dr"], []), ("192.0.2.53", ["tun"], ["ipip"])]
     assert rs2["forwarding_methods"] == ["dr", "tun"]
@@ -352,3 +352,42 @@ def test_addresses_by_host_names_each_inventory_real():
     assert cluster.addresses_by_host(parse([web(), web(name="api", vip="192.0.2.101", real_server_group=None,
                                                        real_servers=[{"host": "rs1"}, {"address": "192.0.2.30"}])]
                                            )) == {"rs1": ["192.0.2.21"], "rs2": ["192.0.2.22"]}
+
+
+# -- the ownership record: director_purge false removes what the role created and no longer describes
+
+
+WEB = {"protocol": "tcp", "address": "192.0.2.100", "port": 80, "scheduler": "rr", "reals": []}
+MARK = {"fwmark": 1, "family": "ipv4", "scheduler": "wlc", "reals": []}
+DNS = {"protocol": "udp", "address": "2001:db8:1::100", "port": 53, "reals": []}
+
+
+def test_the_first_run_removes_nothing_and_records_the_described_services():
+    ownership = cluster.service_ownership("", [WEB, MARK])
+    assert ownership["remove"] == []
+    assert ownership["record"] == {"services": [
+        {"protocol": "tcp", "address": "192.0.2.100", "port": 80, "family": "ipv4"},
+        {"fwmark": 1, "family": "ipv4"}]}
+
+
+def test_an_owned_service_no_longer_described_is_removed_and_forgotten():
+    import json
+    before = cluster.service_ownership(None, [WEB, MARK, DNS])["record"]
+    ownership = cluster.service_ownership(json.dumps(before), [WEB])
+    assert ownership["remove"] == [{"fwmark": 1, "family": "ipv4"},
+                                   {"protocol": "udp", "address": "2001:db8:1::100", "port": 53, "family": "ipv6"}]
+    assert ownership["record"]["services"] == before["services"][:1]
+    # The next run has nothing left to remove.
+    assert cluster.service_ownership(ownership["record"], [WEB])["remove"] == []
+
+
+@pytest.mark.parametrize("record, words", [
+    ("{not json", ["the ownership record", "is not JSON"]),
+    ('{"services": 3}', ["the ownership record", "is not"]),
+    ('{"services": [{"address": "192.0.2.300", "port": 80}]}', ["services[0]", "192.0.2.300"]),
+])
+def test_a_broken_ownership_record_is_named(record, words):
+    with pytest.raises(IpvsValidationError) as caught:
+        cluster.service_ownership(record, [WEB])
+    for word in words:
+        assert word in str(caught.value)

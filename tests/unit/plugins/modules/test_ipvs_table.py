@@ -97,6 +97,28 @@ class TestChange:
         assert [s.key.port for s in kernel.table.services] == [80]
         assert len(result["diff"]["before"]["services"]) == 2 and len(result["diff"]["after"]["services"]) == 1
 
+    def test_remove_services_deletes_those_only(self, monkeypatch):
+        kernel = FakeKernel(services=self.current() + [svc(tcp(port=8443))])
+        services = [dict(address="192.0.2.10", port=80,
+                         reals=[dict(address="192.0.2.21"), dict(address="192.0.2.22"), dict(address="192.0.2.23")])]
+        remove = [dict(address="192.0.2.10", port=8080), dict(fwmark=7)]
+        result = run(dict(services=services, remove_services=remove), kernel, monkeypatch, check_mode=True)
+        assert result["changed"] is True and kernel.writes == 0
+        result = run(dict(services=services, remove_services=remove), kernel, monkeypatch)
+        assert result["operations"] == ["delete service TCP 192.0.2.10:8080"]
+        assert [s.key.port for s in kernel.table.services] == [80, 8443]
+        again = run(dict(services=services, remove_services=remove), kernel, monkeypatch)
+        assert again["changed"] is False
+
+    def test_a_service_both_wanted_and_removed_is_refused_before_any_change(self, monkeypatch):
+        kernel = FakeKernel(services=self.current())
+        services = [dict(address="192.0.2.10", port=80)]
+        remove = [dict(address="192.0.2.10", port=8080), dict(address="192.0.2.10", port=80)]
+        result = run(dict(services=services, remove_services=remove), kernel, monkeypatch)
+        assert result["failed"] is True
+        assert "remove_services[1]" in result["msg"] and "TCP 192.0.2.10:80" in result["msg"]
+        assert kernel.writes == 0
+
     def test_purge_with_no_services_empties_the_table(self, monkeypatch):
         kernel = FakeKernel(services=self.current())
         result = run(dict(purge=True), kernel, monkeypatch)
