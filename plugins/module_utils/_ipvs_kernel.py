@@ -33,6 +33,7 @@ import errno
 
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import (
     DEFAULT_BATCH,
+    NetlinkBatchError,
     NetlinkDecodeError,
     NetlinkError,
     NetlinkSocket,
@@ -102,7 +103,7 @@ class IpvsOperationError(IpvsKernelError):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def describe_real(real, key):
+def real_of_service(real, key):
     return "real server %s of service %s" % (real, key)
 
 
@@ -110,7 +111,7 @@ def operation_error_message(action, service, real, error):
     """A sentence naming the object and what the errno means for this command."""
     key = service.key
     code = error.errno
-    what = "service %s" % key if real is None else describe_real(real, key)
+    what = "service %s" % key if real is None else real_of_service(real, key)
     if code == errno.EPERM:
         return PERMISSION_MESSAGE
     if code == errno.ESRCH:
@@ -383,8 +384,12 @@ class IpvsKernel:
         payloads = [self.encode_operation(op) for op in operations]  # encoding errors before any I/O
         sock = self._sock()
         requests = [(self.family_id, payload, 0) for payload in payloads]
+        socket_error = None
         try:
             outcomes = sock.batch(requests, chunk=batch_size or self.batch_size, stop_on_error=True)
+        except NetlinkBatchError as exc:
+            # The socket failed part way: report what was applied, what may have been, and what was not.
+            socket_error, outcomes = exc.error, exc.outcomes
         except NetlinkDecodeError as exc:
             raise self._error("applying IPVS changes", exc)
         except NetlinkError as exc:
@@ -404,6 +409,13 @@ class IpvsKernel:
                 unknown.append(operation)
             else:
                 not_applied.append(operation)
+        if first is None and socket_error is not None:
+            operation = (unknown or not_applied)[0]
+            message = ("the netlink socket failed while applying IPVS changes (%s); %d operation(s) were sent "
+                       "without an answer (outcome unknown), %d not sent, starting with: %s"
+                       % (socket_error, len(unknown), len(not_applied), operation))
+            raise IpvsOperationError(message, operation, socket_error.errno, applied=applied, failed=failed,
+                                     unknown=unknown, not_applied=not_applied)
         if first is None and not unknown:
             return applied
         if first is None:

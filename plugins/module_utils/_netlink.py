@@ -96,6 +96,16 @@ def align(length):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+class NetlinkBatchError(Exception):
+    """A socket failure in the middle of a batch: ``error`` (NetlinkError) and ``outcomes`` so far (one
+    :class:`Outcome` per request: ``ok``/``error`` as answered, ``unknown`` if sent, ``not_sent`` otherwise)."""
+
+    def __init__(self, error, outcomes):
+        super(NetlinkBatchError, self).__init__(str(error))
+        self.error = error
+        self.outcomes = outcomes
+
+
 class NetlinkDecodeError(ValueError):
     """Bytes that are not a well-formed netlink message or attribute stream."""
 
@@ -191,25 +201,34 @@ def nla_nested(attr_type, children, flag=True):
 
 
 def iter_attrs(data):
-    """Yield ``(type, flags, payload)`` for each attribute in ``data``; validate every header first."""
+    """``(type, flags, payload)`` for each attribute in ``data``; every header is checked.
+
+    The hot loop of reading a table (tens of thousands of attributes): no helper calls inside it.
+    """
     data = bytes(data)
     result = []
+    append = result.append
+    unpack = NLA_HDR.unpack_from
     offset = 0
     end = len(data)
     while offset < end:
         if end - offset < NLA_HDRLEN:
             raise NetlinkDecodeError("%d stray bytes after the last attribute" % (end - offset))
-        length, raw_type = NLA_HDR.unpack_from(data, offset)
+        length, raw_type = unpack(data, offset)
         if length < NLA_HDRLEN:
             raise NetlinkDecodeError("attribute length %d is shorter than its header" % length)
-        if length > end - offset:
+        stop = offset + length
+        if stop > end:
             raise NetlinkDecodeError("attribute type %d claims %d bytes, only %d left"
                                      % (raw_type & NLA_TYPE_MASK, length, end - offset))
-        result.append((raw_type & NLA_TYPE_MASK, raw_type & ~NLA_TYPE_MASK & 0xFFFF,
-                       data[offset + NLA_HDRLEN:offset + length]))
-        # The final attribute may lack its padding; never step past the end, always step forward.
-        offset = min(offset + align(length), end)
+        append((raw_type & NLA_TYPE_MASK, raw_type & ~NLA_TYPE_MASK & 0xFFFF, data[offset + NLA_HDRLEN:stop]))
+        # Aligned to 4; the final attribute may lack its padding (the loop ends either way), and length >= 4
+        # always steps forward.
+        offset = (stop + 3) & ~3
     return result
+
+
+_FIXED = dict((fmt, struct.Struct(fmt)) for fmt in ("=B", "=H", "=I", "=Q", ">H", ">I"))
 
 
 class Attrs:
@@ -222,11 +241,8 @@ class Attrs:
     __slots__ = ("_by_type", "_order")
 
     def __init__(self, data=b""):
-        self._by_type = {}
-        self._order = []
-        for attr_type, _flags, payload in iter_attrs(data):
-            self._by_type[attr_type] = payload
-            self._order.append((attr_type, payload))
+        self._order = [(attr_type, payload) for attr_type, _flags, payload in iter_attrs(data)]
+        self._by_type = dict(self._order)  # the last of a repeated type wins
 
     def __contains__(self, attr_type):
         return attr_type in self._by_type
@@ -249,7 +265,7 @@ class Attrs:
             return default
         if len(payload) != size:
             raise NetlinkDecodeError("attribute %d: expected %d bytes, got %d" % (attr_type, size, len(payload)))
-        return struct.unpack(fmt, payload)[0]
+        return _FIXED[fmt].unpack(payload)[0]
 
     def u8(self, attr_type, default=None):
         return self._fixed(attr_type, "=B", 1, default)
@@ -424,10 +440,19 @@ def parse_error(message):
 
 
 class SocketTransport:
-    """A real AF_NETLINK socket."""
+    """A real AF_NETLINK socket.
+
+    Blocking, with the receive timeout kept by the kernel (``SO_RCVTIMEO``) rather than by Python: Python's own
+    timeout polls before every receive, even one with ``MSG_DONTWAIT``, so draining after an overflow would wait
+    the whole timeout. Answers are received into one preallocated buffer (no allocation per datagram).
+    ``send`` and ``recv`` raise NetlinkError for socket errors, except a receive-buffer overflow, which ``recv``
+    raises as ``OSError(ENOBUFS)`` for the caller to account for (the answers lost, not the requests).
+    """
 
     def __init__(self, protocol=NETLINK_GENERIC, rcvbuf=DEFAULT_RCVBUF, sndbuf=DEFAULT_SNDBUF,
                  timeout=DEFAULT_TIMEOUT):
+        self.timeout = timeout
+        self._buffer = memoryview(bytearray(RECV_SIZE))
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
         try:
             self.rcvbuf = self._set_buffer(socket.SO_RCVBUF, getattr(socket, "SO_RCVBUFFORCE", 33), rcvbuf)
@@ -439,7 +464,9 @@ class SocketTransport:
                     pass  # older kernels: plain ACKs, still correct
             self.sock.bind((0, 0))
             self.port_id = self.sock.getsockname()[0]
-            self.sock.settimeout(timeout)
+            seconds = int(timeout)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                 struct.pack("@ll", seconds, int((timeout - seconds) * 1000000)))
         except Exception:
             self.sock.close()
             raise
@@ -457,25 +484,29 @@ class SocketTransport:
         return self.sock.getsockopt(socket.SOL_SOCKET, option)
 
     def send(self, data):
-        sent = self.sock.send(data)
+        try:
+            sent = self.sock.send(data)
+        except OSError as exc:
+            raise NetlinkError(exc.errno or errno.EIO, "netlink send failed: %s" % (exc.strerror or exc))
         if sent != len(data):
             raise NetlinkError(errno.EMSGSIZE, "short netlink send (%d of %d bytes)" % (sent, len(data)))
 
     def recv(self, block=True):
+        """One datagram (bytes); None when ``block`` is false and nothing is queued."""
         try:
+            size, _ancdata, msg_flags, _address = self.sock.recvmsg_into(
+                [self._buffer], 0, 0 if block else socket.MSG_DONTWAIT)
+        except BlockingIOError:  # EAGAIN: nothing queued, or SO_RCVTIMEO expired
             if block:
-                data, _ancdata, msg_flags, _address = self.sock.recvmsg(RECV_SIZE)
-            else:
-                data, _ancdata, msg_flags, _address = self.sock.recvmsg(RECV_SIZE, 0, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            if block:
-                raise
+                raise NetlinkError(errno.ETIMEDOUT, "no answer from the kernel within %g s" % self.timeout)
             return None
-        except socket.timeout:
-            raise NetlinkError(errno.ETIMEDOUT, "no answer from the kernel")
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                raise
+            raise NetlinkError(exc.errno or errno.EIO, "netlink receive failed: %s" % (exc.strerror or exc))
         if msg_flags & socket.MSG_TRUNC:
             raise NetlinkDecodeError("netlink datagram larger than %d bytes was truncated" % RECV_SIZE)
-        return data
+        return self._buffer[:size].tobytes()
 
     def close(self):
         self.sock.close()
@@ -565,7 +596,13 @@ class NetlinkSocket:
         messages = []
         interrupted = False
         while True:
-            for message in self._recv_messages(block=True):
+            try:
+                received = self._recv_messages(block=True)
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                raise NetlinkError(errno.ENOBUFS, "the dump lost messages (netlink receive buffer overflow)")
+            for message in received:
                 if message.seq != seq:
                     continue  # stale answer to an earlier request
                 if message.flags & NLM_F_DUMP_INTR:
@@ -593,13 +630,17 @@ class NetlinkSocket:
     def batch(self, requests, chunk=DEFAULT_BATCH, stop_on_error=True):
         """Send ``requests`` (``(msg_type, payload, extra_flags)``) packed ``chunk`` per sendmsg.
 
-        Every request carries NLM_F_REQUEST|NLM_F_ACK and its own sequence number, so each ACK or error
-        maps back to the request that caused it. The kernel processes *every* message of a sendmsg even when
-        one fails (netlink_rcv_skb() acks and continues), so within a failing chunk later requests may well
-        have been applied; their outcomes say so. With ``stop_on_error`` no further chunk is sent.
+        Every request has its own sequence number; only the last request of each sendmsg asks for an ACK
+        (NLM_F_ACK). The kernel processes the messages of a sendmsg in order and answers a failed one with an
+        error whether or not it asked for an ACK, so once the last request is acknowledged every earlier one
+        without an error succeeded - one answer per sendmsg instead of one per request. The kernel processes
+        *every* message of a sendmsg even when one fails (netlink_rcv_skb() continues), so within a failing chunk
+        later requests may well have been applied; their outcomes say so. With ``stop_on_error`` no further chunk
+        is sent.
 
-        A receive-buffer overflow (ENOBUFS) loses acknowledgements, not requests: what could still be read
-        is reported, the rest is marked ``"unknown"`` and no further chunk is sent.
+        A receive-buffer overflow (ENOBUFS) loses answers, not requests: what could still be read is reported,
+        the rest of the chunk is marked ``"unknown"`` and no further chunk is sent. A socket failure ends the
+        batch with NetlinkBatchError, which carries the outcomes so far.
         Returns one :class:`Outcome` per request, in order.
         """
         requests = list(requests)
@@ -611,37 +652,47 @@ class NetlinkSocket:
             size = 0
             frames = []
             by_seq = {}
+            last = None
             while end < len(requests) and end - start < chunk:
                 msg_type, payload, flags = _request_tuple(requests[end])
                 seq = self.next_seq()
-                frame = encode_message(msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, self.port_id, payload)
+                frame = encode_message(msg_type, NLM_F_REQUEST | flags, seq, self.port_id, payload)
                 if frames and size + len(frame) > MAX_BATCH_BYTES:
                     break
                 frames.append(frame)
                 size += len(frame)
                 by_seq[seq] = outcomes[end]
+                last = (msg_type, payload, flags, seq)
                 end += 1
-            self.transport.send(b"".join(frames))
+            msg_type, payload, flags, last_seq = last
+            frames[-1] = encode_message(msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, last_seq, self.port_id, payload)
+            try:
+                self.transport.send(b"".join(frames))
+            except NetlinkError as exc:
+                raise NetlinkBatchError(exc, outcomes)
             for outcome in by_seq.values():
                 outcome.status = "unknown"
-            lost = self._collect_acks(by_seq)
+            try:
+                lost = self._collect_acks(by_seq, last_seq)
+            except NetlinkError as exc:
+                raise NetlinkBatchError(exc, outcomes)
             failed = any(outcome.status == "error" for outcome in by_seq.values())
             if lost or (failed and stop_on_error):
                 break
             start = end
         return outcomes
 
-    def _collect_acks(self, by_seq):
-        """Read until every request in ``by_seq`` is acknowledged; return True if ACKs were lost."""
-        pending = set(by_seq)
+    def _collect_acks(self, by_seq, last_seq):
+        """Read the answers to one sendmsg until ``last_seq`` is answered; return True if answers were lost."""
         block = True
         overflow = False
-        while pending:
+        done = False
+        while not done:
             try:
                 messages = self._recv_messages(block=block)
             except OSError as exc:
                 if exc.errno != errno.ENOBUFS:
-                    raise
+                    raise NetlinkError(exc.errno or errno.EIO, "netlink receive failed: %s" % exc)
                 # Some answers were dropped. Everything the kernel will ever send is queued already (it ran the
                 # requests inside our sendmsg), so drain without blocking and leave the rest "unknown".
                 overflow = True
@@ -651,23 +702,26 @@ class NetlinkSocket:
                 break  # drained after an overflow
             for message in messages:
                 outcome = by_seq.get(message.seq)
-                if outcome is None or message.seq not in pending:
+                if outcome is None or outcome.status != "unknown":
                     continue
                 if message.type == NLMSG_ERROR:
                     code, text, _orig = message.error()
-                    pending.discard(message.seq)
                     if code:
                         outcome.status = "error"
                         outcome.error = NetlinkError(code, text, outcome.index)
                     else:
                         outcome.status = "ok"
+                    done = done or message.seq == last_seq
                 elif message.type in (NLMSG_NOOP, NLMSG_DONE, NLMSG_OVERRUN):
                     continue
                 else:
                     outcome.replies.append(message)
-        if pending and not overflow:
-            overflow = True
-        return overflow
+        if done and not overflow:
+            # The last request is answered: every earlier one without an error succeeded.
+            for outcome in by_seq.values():
+                if outcome.status == "unknown":
+                    outcome.status = "ok"
+        return overflow or not done
 
     def _recv_messages(self, block=True):
         data = self.transport.recv(block=block)

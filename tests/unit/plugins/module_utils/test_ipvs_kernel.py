@@ -375,14 +375,38 @@ def test_einval_names_the_object():
 def test_lost_acknowledgements_are_reported_unknown():
     k, transport = kernel()
     with k:
-        transport.capacity = 4
         ops = [Operation("add_service", Service(key=ServiceKey(family="ipv4", fwmark=n))) for n in range(1, 11)]
+        k.apply(ops[:6], batch_size=6)
+        transport.capacity = 0  # the one acknowledgement of the next sendmsg is lost
         with pytest.raises(IpvsOperationError) as info:
-            k.apply(ops, batch_size=6)
+            k.apply(ops[6:], batch_size=2)
     error = info.value
     assert error.errno == errno.ENOBUFS and "outcome is unknown" in str(error)
-    assert error.applied == ops[:4] and error.unknown == ops[4:6] and error.not_applied == ops[6:]
-    assert len(transport.services) == 6  # the kernel did apply the whole first batch
+    assert error.applied == [] and error.unknown == ops[6:8] and error.not_applied == ops[8:]
+    assert len(transport.services) == 8  # the kernel did apply the whole sendmsg
+
+
+def test_a_socket_failure_part_way_names_what_was_applied_and_what_was_not():
+    k, transport = kernel()
+    with k:
+        k.info()  # the family is resolved before the failure
+        ops = [Operation("add_service", Service(key=ServiceKey(family="ipv4", fwmark=n))) for n in range(1, 7)]
+        send = transport.send
+        sends = []
+
+        def send_then_fail(data):
+            sends.append(data)
+            if len(sends) > 1:
+                raise nl.NetlinkError(errno.ECONNREFUSED, "netlink send failed")
+            send(data)
+
+        transport.send = send_then_fail
+        with pytest.raises(IpvsOperationError) as info:
+            k.apply(ops, batch_size=2)
+    error = info.value
+    assert error.errno == errno.ECONNREFUSED and "not sent" in str(error)
+    assert error.applied == ops[:2] and error.unknown == [] and error.not_applied == ops[2:]
+    assert len(transport.services) == 2
 
 
 def test_info_timeouts_daemons_zero_flush():

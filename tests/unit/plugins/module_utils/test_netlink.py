@@ -43,6 +43,7 @@ class ScriptedTransport:
         self.sent = []
         self.overflowed = False
         self.closed = False
+        self.answers = 0
 
     def send(self, data):
         self.sent.append(bytes(data))
@@ -54,6 +55,7 @@ class ScriptedTransport:
                 self._queue(ack(message, code))
 
     def _queue(self, datagram):
+        self.answers += 1
         if self.capacity is not None and len(self.queue) >= self.capacity:
             self.overflowed = True
             return
@@ -319,8 +321,11 @@ def test_batch_packs_chunks_and_tracks_sequence_numbers():
     assert [len(nl.parse_messages(data)) for data in transport.sent] == [100, 100, 50]
     seqs = [message.seq for data in transport.sent for message in nl.parse_messages(data)]
     assert len(set(seqs)) == 250
-    assert all(message.flags == nl.NLM_F_REQUEST | nl.NLM_F_ACK
-               for data in transport.sent for message in nl.parse_messages(data))
+    # Only the last request of each sendmsg asks for an ACK: one answer per sendmsg when all succeed.
+    for data in transport.sent:
+        flags = [message.flags for message in nl.parse_messages(data)]
+        assert flags == [nl.NLM_F_REQUEST] * (len(flags) - 1) + [nl.NLM_F_REQUEST | nl.NLM_F_ACK]
+    assert transport.answers == 3
 
 
 def test_batch_error_in_the_middle():
@@ -339,12 +344,33 @@ def test_batch_continue_on_error():
 
 
 def test_batch_receive_buffer_overflow():
-    # Room for 30 acknowledgements: the other 20 of a 50-request sendmsg are lost (the kernel ran them all).
-    transport = ScriptedTransport(failing_at(), capacity=30)
-    outcomes = nl.NetlinkSocket(transport).batch(requests(120), chunk=50)
+    # Every request fails: room for 30 error answers, the other 20 of a 50-request sendmsg (and the last one's
+    # answer) are lost although the kernel ran them all; nothing after that sendmsg is sent.
+    transport = ScriptedTransport(failing_at(*range(120)), capacity=30)
+    outcomes = nl.NetlinkSocket(transport).batch(requests(120), chunk=50, stop_on_error=False)
     statuses = [outcome.status for outcome in outcomes]
-    assert statuses == ["ok"] * 30 + ["unknown"] * 20 + ["not_sent"] * 70
+    assert statuses == ["error"] * 30 + ["unknown"] * 20 + ["not_sent"] * 70
     assert len(transport.sent) == 1
+
+
+def test_batch_lost_final_ack_leaves_the_whole_chunk_unknown():
+    # The only answer of a successful sendmsg is lost: none of its requests can be called applied.
+    transport = ScriptedTransport(failing_at(), capacity=0)
+    outcomes = nl.NetlinkSocket(transport).batch(requests(10), chunk=4)
+    assert [outcome.status for outcome in outcomes] == ["unknown"] * 4 + ["not_sent"] * 6
+
+
+def test_batch_socket_failure_carries_the_outcomes_so_far():
+    class FailingSecondSend(ScriptedTransport):
+        def send(self, data):
+            if self.sent:
+                raise nl.NetlinkError(errno.EPERM, "netlink send failed")
+            ScriptedTransport.send(self, data)
+
+    with pytest.raises(nl.NetlinkBatchError) as info:
+        nl.NetlinkSocket(FailingSecondSend(failing_at())).batch(requests(8), chunk=4)
+    assert info.value.error.errno == errno.EPERM
+    assert [outcome.status for outcome in info.value.outcomes] == ["ok"] * 4 + ["not_sent"] * 4
 
 
 def test_request_raises_the_mapped_error():
