@@ -445,8 +445,8 @@ class SocketTransport:
     Blocking, with the receive timeout kept by the kernel (``SO_RCVTIMEO``) rather than by Python: Python's own
     timeout polls before every receive, even one with ``MSG_DONTWAIT``, so draining after an overflow would wait
     the whole timeout. Answers are received into one preallocated buffer (no allocation per datagram).
-    ``send`` and ``recv`` raise NetlinkError for socket errors, except a receive-buffer overflow, which ``recv``
-    raises as ``OSError(ENOBUFS)`` for the caller to account for (the answers lost, not the requests).
+    ``send`` raises NetlinkError for socket errors; ``recv`` raises ETIMEDOUT as NetlinkError and leaves other
+    socket errors (``OSError``) to ``NetlinkSocket``, which maps them for every transport.
     """
 
     def __init__(self, protocol=NETLINK_GENERIC, rcvbuf=DEFAULT_RCVBUF, sndbuf=DEFAULT_SNDBUF,
@@ -500,10 +500,6 @@ class SocketTransport:
             if block:
                 raise NetlinkError(errno.ETIMEDOUT, "no answer from the kernel within %g s" % self.timeout)
             return None
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:
-                raise
-            raise NetlinkError(exc.errno or errno.EIO, "netlink receive failed: %s" % (exc.strerror or exc))
         if msg_flags & socket.MSG_TRUNC:
             raise NetlinkDecodeError("netlink datagram larger than %d bytes was truncated" % RECV_SIZE)
         return self._buffer[:size].tobytes()
@@ -598,9 +594,7 @@ class NetlinkSocket:
         while True:
             try:
                 received = self._recv_messages(block=True)
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
+            except OSError:  # only ENOBUFS gets here (see _recv_messages)
                 raise NetlinkError(errno.ENOBUFS, "the dump lost messages (netlink receive buffer overflow)")
             for message in received:
                 if message.seq != seq:
@@ -690,9 +684,7 @@ class NetlinkSocket:
         while not done:
             try:
                 messages = self._recv_messages(block=block)
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise NetlinkError(exc.errno or errno.EIO, "netlink receive failed: %s" % exc)
+            except OSError:  # only ENOBUFS gets here (see _recv_messages)
                 # Some answers were dropped. Everything the kernel will ever send is queued already (it ran the
                 # requests inside our sendmsg), so drain without blocking and leave the rest "unknown".
                 overflow = True
@@ -724,7 +716,15 @@ class NetlinkSocket:
         return overflow or not done
 
     def _recv_messages(self, block=True):
-        data = self.transport.recv(block=block)
+        """The messages of one datagram (None: nothing queued and ``block`` false). A receive-buffer overflow stays
+        ``OSError(ENOBUFS)`` (the caller accounts for the lost answers); any other socket error, whatever the
+        transport, becomes NetlinkError."""
+        try:
+            data = self.transport.recv(block=block)
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                raise
+            raise NetlinkError(exc.errno or errno.EIO, "netlink receive failed: %s" % (exc.strerror or exc))
         if data is None:
             return None
         return parse_messages(data)

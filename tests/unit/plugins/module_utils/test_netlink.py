@@ -373,6 +373,22 @@ def test_batch_socket_failure_carries_the_outcomes_so_far():
     assert [outcome.status for outcome in info.value.outcomes] == ["ok"] * 4 + ["not_sent"] * 4
 
 
+@pytest.mark.parametrize("code", [errno.ENOBUFS, errno.ECONNRESET])
+def test_socket_errors_of_any_transport_become_netlink_errors(code):
+    class Broken(ScriptedTransport):
+        def recv(self, block=True):
+            raise OSError(code, "broken")
+
+    with pytest.raises(nl.NetlinkError) as dumped:
+        nl.NetlinkSocket(Broken(failing_at())).dump(0x23, requests(1)[0][1])
+    assert dumped.value.errno == code
+    if code != errno.ENOBUFS:  # an overflow in a batch is accounted for (unknown outcomes), not raised
+        with pytest.raises(nl.NetlinkBatchError) as batched:
+            nl.NetlinkSocket(Broken(failing_at())).batch(requests(3), chunk=3)
+        assert batched.value.error.errno == code
+        assert [outcome.status for outcome in batched.value.outcomes] == ["unknown"] * 3
+
+
 def test_request_raises_the_mapped_error():
     transport = ScriptedTransport(failing_at(0, code=errno.ESRCH))
     with pytest.raises(nl.NetlinkError) as info:
