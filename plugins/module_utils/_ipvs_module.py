@@ -57,6 +57,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import (
     plan_table,
     plan_timeouts,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import ipvsadm_diff
 
 DEFAULT_BATCH_SIZE = 100
 # The kernel keeps timeouts as jiffies in an int: seconds * HZ (at most 1000) must fit.
@@ -296,9 +297,11 @@ def writer_lock(module, what, timeout):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def execute(module, kernel, operations, before, after, timeouts=None, batch_size=DEFAULT_BATCH_SIZE):
+def execute(module, kernel, operations, current, timeouts=None, current_timeouts=None,
+            batch_size=DEFAULT_BATCH_SIZE):
     """Apply ``operations`` (and set ``timeouts``, a Timeouts or None) unless check mode; return the common
-    result: changed, operations (what was or would be done, in words) and the diff."""
+    result: changed, operations (what was or would be done, in words) and, with --diff, the changed objects
+    before and after in ipvsadm notation (``current`` is the Table the operations start from)."""
     words = [str(operation) for operation in operations]
     if timeouts is not None:
         words.append(describe_timeouts(timeouts))
@@ -318,7 +321,10 @@ def execute(module, kernel, operations, before, after, timeouts=None, batch_size
                     changed=bool(operations), operations=words[:-1], failed_operation=words[-1])
     result = dict(changed=changed, operations=words)
     if module._diff:
-        result["diff"] = dict(before=before, after=after)
+        timeouts_diff = None
+        if timeouts is not None:
+            timeouts_diff = (current_timeouts, merge_timeouts(current_timeouts, timeouts))
+        result["diff"] = ipvsadm_diff(current, operations, timeouts_diff)
     return result
 
 
@@ -334,7 +340,7 @@ def run_service(module):
         else:
             desired = desired.with_reals(current.reals if current is not None else ())
         operations = plan_service(current, desired, manage_reals=False)
-        result = execute(module, kernel, operations, before=_dict(current), after=_dict(desired))
+        result = execute(module, kernel, operations, Table(services=(current,) if current is not None else ()))
     result["service"] = desired.to_dict() if desired is not None else None
     module.exit_json(**result)
 
@@ -367,7 +373,6 @@ def run_real(module):
         # Draining can take minutes: the lock covers the weight change, not the wait for connections to end.
         with writer_lock(module, "lvs.cluster.ipvs_real", lock_timeout):
             service = kernel.read_service(key)
-            before = _dict(service)
             if service is None:
                 if not (module.check_mode and state == "present"):
                     module.fail_json(msg="service %s does not exist: create it first (lvs.cluster.ipvs_service or "
@@ -387,7 +392,7 @@ def run_real(module):
                 desired = replace(current, weight=0)
             operations = plan_real(service, current, desired)
             after = apply_operations(Table(services=(service,)), operations).get(key)
-            result = execute(module, kernel, operations, before=before, after=_dict(after))
+            result = execute(module, kernel, operations, Table(services=(service,)))
         if state == "drained":
             result["drain"] = drain(module, kernel, key, desired, result)
     result["real"] = desired.to_dict() if desired is not None else None
@@ -402,22 +407,25 @@ def run_table(module):
     batch_size = validated(module, parse_int, params["batch_size"], "batch_size", 1, 100000, "a batch size")
     lock_timeout = lock_timeout_from_params(module)
     remove = validated(module, removed_keys_from_params, params["remove_services"], desired)
+    # Without purge, and unless the whole table is asked for, services neither described nor to remove are not
+    # even read: the task's cost follows the description, not the table.
+    return_table = params["return_table"]
+    only = None if params["purge"] or return_table else set(desired.by_key()) | set(remove)
     with kernel_session(module) as kernel, writer_lock(module, "lvs.cluster.ipvs_table", lock_timeout):
-        current = kernel.read_table()
+        current = kernel.read_table(expected=desired, only=only)
         current_timeouts = kernel.timeouts() if timeouts is not None else None
         operations = plan_table(current, desired, params["purge"], remove)
         timeouts_change = plan_timeouts(current_timeouts, timeouts)
-        after = apply_operations(current, operations)
-        before_dict = current.to_dict()
-        after_dict = after.to_dict()
-        if timeouts is not None:
-            before_dict["timeouts"] = current_timeouts.to_dict()
-            after_dict["timeouts"] = merge_timeouts(current_timeouts, timeouts_change).to_dict()
-        result = execute(module, kernel, operations, before=before_dict, after=after_dict,
-                         timeouts=timeouts_change, batch_size=batch_size)
+        result = execute(module, kernel, operations, current, timeouts=timeouts_change,
+                         current_timeouts=current_timeouts, batch_size=batch_size)
     counts = count_operations(operations)
     counts["set_timeouts"] = 1 if timeouts_change is not None else 0
-    result.update(counts=counts, table=after_dict)
+    result.update(counts=counts)
+    if return_table:
+        table = apply_operations(current, operations).to_dict()
+        if timeouts is not None:
+            table["timeouts"] = merge_timeouts(current_timeouts, timeouts_change).to_dict()
+        result["table"] = table
     module.exit_json(**result)
 
 
@@ -487,11 +495,6 @@ def _current_real(kernel, key, real):
 # ---------------------------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _dict(obj):
-    """to_dict() of a model object, {} for None (what a diff shows for something that does not exist)."""
-    return obj.to_dict() if obj is not None else {}
 
 
 def _service_port(key):

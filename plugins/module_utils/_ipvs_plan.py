@@ -171,7 +171,7 @@ def plan_service(current, desired, manage_reals):
     added, changed ones edited); without it the reals are left alone and only the attributes count.
     Deleting a service deletes its reals with it.
     """
-    if current is None and desired is None:
+    if current is desired:  # also both None; a table read against the desired one returns matches as is
         return []
     if current is not None and desired is not None and current.key != desired.key:
         raise ValueError("plan_service compares one service: %s is not %s" % (current, desired))

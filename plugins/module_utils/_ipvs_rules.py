@@ -8,7 +8,8 @@ Private to the lvs.cluster collection: no stability promise.
 
 This is how a table survives a reboot with standard tooling: the director role writes this text to the rules
 file that the distribution's ipvsadm service restores at boot. It is rendered from the same model objects the
-netlink engine applies, so the two can never describe different tables.
+netlink engine applies, so the two can never describe different tables. The modules' ``--diff`` uses the same
+notation for the objects a task changes (:func:`ipvsadm_diff`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -70,3 +71,61 @@ def render_rules(table):
         lines.append(service_line(service))
         lines.extend(real_line(service, real) for real in service.reals)
     return "".join(line + "\n" for line in lines)
+
+
+# A diff shows at most this many changed objects (services and reals); the task's ``operations`` list them all.
+DIFF_LIMIT = 200
+
+
+def _timeouts_line(timeouts):
+    return "--set %d %d %d" % (timeouts.tcp or 0, timeouts.tcp_fin or 0, timeouts.udp or 0)
+
+
+def ipvsadm_diff(current, operations, timeouts=None, limit=DIFF_LIMIT):
+    """Ansible's ``diff`` for ``operations`` applied to the Table ``current``: before and after texts holding only
+    the objects the operations touch, one ipvsadm line each (``-A``/``-a`` as ``ipvsadm -Sn`` prints them), in
+    table order so that a line-by-line diff pairs them; at most ``limit`` objects. ``timeouts`` is a pair
+    (before, after) of Timeouts when they change.
+
+    Costs a few lines per operation whatever the table's size, where a diff of the whole table before and after
+    costs the controller a diff of megabytes.
+    """
+    entries = []  # (sort key, before line or None, after line or None)
+    for operation in operations:
+        service = operation.service
+        real = operation.real
+        position = service.sort_key()
+        action = operation.action
+        if action == "add_service":
+            entries.append(((position, ()), None, service_line(service)))
+        elif action == "edit_service":
+            entries.append(((position, ()), service_line(operation.previous), service_line(service)))
+        elif action == "delete_service":
+            entries.append(((position, ()), service_line(service), None))
+            removed = current.get(service.key)
+            for gone in (removed.reals if removed is not None else ()):
+                entries.append(((position, gone.sort_key()), real_line(service, gone), None))
+        elif action == "add_real":
+            entries.append(((position, real.sort_key()), None, real_line(service, real)))
+        elif action == "edit_real":
+            entries.append(((position, real.sort_key()), real_line(service, operation.previous),
+                            real_line(service, real)))
+        else:
+            entries.append(((position, real.sort_key()), real_line(service, real), None))
+    entries.sort(key=lambda entry: entry[0])
+    hidden = max(0, len(entries) - limit)
+    before = [line for _key, line, _after in entries[:limit] if line is not None]
+    after = [line for _key, _before, line in entries[:limit] if line is not None]
+    if timeouts is not None:
+        before.append(_timeouts_line(timeouts[0]))
+        after.append(_timeouts_line(timeouts[1]))
+    if hidden:
+        note = "# ... and %d more changed objects, not shown (the task's operations list every change)" % hidden
+        before.append(note)
+        after.append(note)
+    return dict(
+        before="".join(line + "\n" for line in before),
+        after="".join(line + "\n" for line in after),
+        before_header="IPVS table before (ipvsadm -Sn notation, changed objects only)",
+        after_header="IPVS table after (ipvsadm -Sn notation, changed objects only)",
+    )

@@ -702,6 +702,47 @@ def decode_service_key_attrs(svc):
     )
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Recognising an unchanged real in a dump without decoding it (the fast read path of a reconcile)
+# ---------------------------------------------------------------------------------------------------------------
+# ip_vs_genl_fill_dest() (Linux 5.2 and later) dumps a destination as: ADDR (16 bytes, IPv4 zero-padded), PORT,
+# FWD_METHOD, WEIGHT, TUN_TYPE, TUN_PORT, TUN_FLAGS, U_THRESH, L_THRESH, then three connection counters
+# (ACTIVE_CONNS, INACT_CONNS, PERSIST_CONNS), then ADDR_FAMILY, then the statistics. The configuration is the
+# 84 bytes before the counters plus the 8 bytes after them: a real whose dumped bytes there equal the encoding
+# of a model Real has exactly that Real's configuration (the attribute headers are part of the comparison, so a
+# kernel with another layout never matches and its reals are simply decoded).
+_DEST_CONFIG = struct.Struct("=HH16s HH2s2x HHI HHI HHB3x HH2s2x HHH2x HHI HHI HHH2x")
+_DEST_REPLY_PREFIX = struct.pack("=BH", IPVS_CMD_NEW_DEST, IPVS_CMD_ATTR_DEST)
+_GENL_AND_NEST_HDR = 8  # genlmsghdr, then the IPVS_CMD_ATTR_DEST header
+_DEST_HEAD_END = _GENL_AND_NEST_HDR + 84
+_DEST_TAIL_START = _DEST_HEAD_END + 24  # after the three 8-byte counter attributes
+_DEST_TAIL_END = _DEST_TAIL_START + 8
+
+
+def dest_dump_signature(real):
+    """The bytes :func:`dest_reply_signature` returns for a dump of ``real`` (counters and statistics left out)."""
+    tunnel = real.forwarding == "tun"
+    tun_type = TUNNEL_TYPE_TO_NUMBER[real.tun_type or "ipip"] if tunnel else IP_VS_CONN_F_TUNNEL_TYPE_IPIP
+    return _DEST_REPLY_PREFIX + _DEST_CONFIG.pack(
+        20, IPVS_DEST_ATTR_ADDR, pack_address(real.address),
+        6, IPVS_DEST_ATTR_PORT, real.port.to_bytes(2, "big"),
+        8, IPVS_DEST_ATTR_FWD_METHOD, FORWARDING_TO_FLAG[real.forwarding],
+        8, IPVS_DEST_ATTR_WEIGHT, real.weight,
+        5, IPVS_DEST_ATTR_TUN_TYPE, tun_type,
+        6, IPVS_DEST_ATTR_TUN_PORT, ((real.tun_port or 0) if tunnel else 0).to_bytes(2, "big"),
+        6, IPVS_DEST_ATTR_TUN_FLAGS, tunnel_flags_value(real.tun_flags) if tunnel else 0,
+        8, IPVS_DEST_ATTR_U_THRESH, real.u_threshold,
+        8, IPVS_DEST_ATTR_L_THRESH, real.l_threshold,
+        6, IPVS_DEST_ATTR_ADDR_FAMILY, family_number(real.family))
+
+
+def dest_reply_signature(payload):
+    """The configuration bytes of a GET_DEST dump message's payload (genlmsghdr onwards), in the layout of
+    :func:`dest_dump_signature`; any other message, or another layout, gives bytes no signature equals."""
+    return (payload[0:1] + payload[6:8] + payload[_GENL_AND_NEST_HDR:_DEST_HEAD_END]
+            + payload[_DEST_TAIL_START:_DEST_TAIL_END])
+
+
 def parse_reply(message):
     """``(cmd, Attrs)`` of an IPVS reply message."""
     cmd, _version, attrs = message.genl()

@@ -35,6 +35,8 @@ attributes:
       - In check mode O(state=present) of a service that does not exist yet predicts the addition and warns, because
         an earlier task of the play may create the service; a real run fails unless one does.
 notes:
+  - With C(--diff) the task shows the real server before and after in C(ipvsadm -Sn) notation (C(-A -t 192.0.2.10:80
+    -s wlc), C(-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1)); nothing when it does not change.
   - A real server of another address family than its service (an IPv6 real server behind an IPv4 service, or the
     reverse) needs O(forwarding=tun); the kernel refuses it while a connection sync daemon runs.
   - With V(dr) and V(tun) forwarding the real server receives the packets on the service's own port, so

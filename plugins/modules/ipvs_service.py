@@ -27,6 +27,8 @@ extends_documentation_fragment:
   - lvs.cluster.attributes.ipvs
   - lvs.cluster.attributes.lock
 notes:
+  - With C(--diff) the task shows the service before and after in C(ipvsadm -Sn) notation (C(-A -t 192.0.2.10:80
+    -s wlc), C(-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1)); nothing when it does not change.
   - The kernel loads the scheduler module (C(ip_vs_rr), C(ip_vs_wlc), ...) and the persistence engine module
     (C(ip_vs_pe_sip)) on demand; a scheduler the kernel was built without is reported as not available.
   - Needs C(CAP_NET_ADMIN) (run as root, for example with C(become)), and acts on the network namespace the

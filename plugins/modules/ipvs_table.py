@@ -28,6 +28,9 @@ extends_documentation_fragment:
   - lvs.cluster.attributes.ipvs
   - lvs.cluster.attributes.lock
 notes:
+  - With C(--diff) the task shows only the services and real servers it changes, before and after, one line each
+    in C(ipvsadm -Sn) notation (C(-A -t 192.0.2.10:80 -s wlc), C(-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1)),
+    at most 200 of them; RV(operations) lists every change.
   - The kernel loads scheduler modules (C(ip_vs_rr), ...) and the persistence engine module on demand.
   - Every value is validated before the kernel is touched; an error names the option by its path, for example
     C(services[3].reals[0].port).
@@ -207,6 +210,14 @@ options:
       - Send this many operations per netlink message batch (1 to 100000).
     type: int
     default: 100
+  return_table:
+    description:
+      - Return the whole table after the task as RV(table).
+      - Off by default because a big table makes a big result (a 1,000-service table is megabytes that Ansible
+        copies, censors and stores per host); O(purge=false) then reads only the described services and those
+        of O(remove_services).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -297,7 +308,7 @@ table:
   description:
     - The table after the task (in check mode, as it would be), services with real servers, without counters.
     - Each service has the structure of RV(lvs.cluster.ipvs_service#module:service).
-  returned: success
+  returned: success, when O(return_table=true)
   type: dict
   contains:
     services:
@@ -345,6 +356,7 @@ def build_module():
         # The keys are checked by the model (errors name remove_services[N] and the value).
         remove_services=dict(type="list", elements="dict", default=[], options=SERVICE_KEY_OPTIONS),
         batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
+        return_table=dict(type="bool", default=False),
         **LOCK_OPTIONS
     )
     return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

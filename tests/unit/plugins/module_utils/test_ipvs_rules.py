@@ -1,6 +1,6 @@
 """ipvsadm restore lines rendered from the model."""
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import parse_real, parse_service, Table
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import ipvsadm_diff, render_rules
 
 
 def _service(params, reals=()):
@@ -50,3 +50,51 @@ def test_fwmark_nat_thresholds_and_tunnels():
 
 def test_empty_table_renders_nothing():
     assert render_rules(Table()) == ""
+
+
+# --diff: the changed objects only, in ipvsadm notation, bounded -------------------------------------------------
+
+def _plan(current, desired, purge=False):
+    from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import plan_table
+    return plan_table(current, desired, purge)
+
+
+def _web(port, weights):
+    return _service({"address": "192.0.2.100", "port": port, "scheduler": "rr"},
+                    [{"address": "192.0.2.%d" % (21 + index), "weight": weight} for index, weight in enumerate(weights)])
+
+
+def test_diff_pairs_each_changed_object_before_and_after_in_table_order():
+    current = Table(services=(_web(80, [1, 1]), _web(81, [1]), _web(82, [1])))
+    desired = Table(services=(_web(80, [1, 3]), _web(81, [1, 1]).with_reals(()), _web(83, [2])))
+    diff = ipvsadm_diff(current, _plan(current, desired, purge=True))
+    assert diff["before"].splitlines() == [
+        "-a -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w 1",
+        "-a -t 192.0.2.100:81 -r 192.0.2.21:81 -g -w 1",
+        "-A -t 192.0.2.100:82 -s rr",
+        "-a -t 192.0.2.100:82 -r 192.0.2.21:82 -g -w 1",
+    ]
+    assert diff["after"].splitlines() == [
+        "-a -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w 3",
+        "-A -t 192.0.2.100:83 -s rr",
+        "-a -t 192.0.2.100:83 -r 192.0.2.21:83 -g -w 2",
+    ]
+
+
+def test_diff_of_nothing_is_empty_and_timeouts_use_ipvsadm_set():
+    from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import Timeouts
+    diff = ipvsadm_diff(Table(), [], (Timeouts(900, 120, 300), Timeouts(900, 120, 60)))
+    assert (diff["before"], diff["after"]) == ("--set 900 120 300\n", "--set 900 120 60\n")
+    assert ipvsadm_diff(Table(), [])["before"] == ""
+
+
+def test_diff_is_bounded_whatever_the_change():
+    desired = Table(services=tuple(_web(port, [1] * 10) for port in range(1000, 1100)))
+    operations = _plan(Table(), desired)
+    assert len(operations) == 1100
+    diff = ipvsadm_diff(Table(), operations, limit=50)
+    after = diff["after"].splitlines()
+    assert len(after) == 51 and diff["before"].splitlines() == after[-1:]
+    assert after[-1] == ("# ... and 1050 more changed objects, not shown (the task's operations list every "
+                         "change)")
+    assert after[0] == "-A -t 192.0.2.100:1000 -s rr"

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import dataclasses
 import struct
 import sys
 
@@ -477,6 +478,28 @@ def test_replay_requests_reencode_exactly():
                 assert rebuilt == message.encode(), exchange["step"]
                 count += 1
     assert count > 0
+
+
+def test_replay_dest_signatures_match_what_the_kernel_dumped():
+    """The fast read path's signature of each decoded real is exactly the configuration bytes the kernel sent."""
+    capture = load_capture()
+    count = 0
+    for exchange in capture["exchanges"]:
+        if not exchange["step"].startswith("dump dests"):
+            continue
+        family = "ipv6" if ("IPv6" in exchange["step"] or "[" in exchange["step"]) else "ipv4"
+        for datagram in exchange["received"]:
+            for message in nl.parse_messages(bytes.fromhex(datagram)):
+                if message.type != capture["family"]["id"]:
+                    continue
+                cmd, _version, attrs = message.genl()
+                real = wire.decode_real(attrs, family)
+                assert wire.dest_dump_signature(real) == wire.dest_reply_signature(message.payload), exchange["step"]
+                # Any other weight is another configuration.
+                other = dataclasses.replace(real, weight=real.weight + 1)
+                assert wire.dest_dump_signature(other) != wire.dest_reply_signature(message.payload)
+                count += 1
+    assert count >= 10
 
 
 def test_replay_responses_decode():

@@ -83,6 +83,7 @@ class FakeKernel:
         self.opened = 0
         self.closed = 0
         self.reads_with_stats = []
+        self.reads_only = []     # the ``only`` of every read_table()
 
     # context manager
     def __enter__(self):
@@ -111,10 +112,14 @@ class FakeKernel:
             reals.append(replace(real, active_conns=active, inactive_conns=inactive, persistent_conns=persistent))
         return service.with_reals(reals)
 
-    def read_table(self, stats=False, with_timeouts=False):
+    def read_table(self, stats=False, with_timeouts=False, expected=None, only=None):
+        # ``expected`` only makes the real kernel's read cheaper: a decoded copy is the same answer.
         self.reads_with_stats.append(stats)
+        self.reads_only.append(only)
         services = []
         for service in self.table.services:
+            if only is not None and service.key not in only:
+                continue
             service = self._with_counters(service)
             if stats:
                 service = replace(service, stats=Stats(conns=7, inpkts=70),

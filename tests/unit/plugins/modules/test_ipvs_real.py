@@ -51,8 +51,8 @@ class TestPresent:
         check = run(args, kernel, monkeypatch, check_mode=True, diff=True)
         assert check["changed"] is True and kernel.writes == 0
         assert check["operations"] == ["add real 192.0.2.21:80 to TCP 192.0.2.10:80 (dr, weight 5)"]
-        assert check["diff"]["before"]["reals"] == []
-        assert check["diff"]["after"]["reals"][0]["weight"] == 5
+        assert check["diff"]["before"] == ""
+        assert check["diff"]["after"] == "-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 5\n"
         result = run(args, kernel, monkeypatch)
         assert result["changed"] is True
         assert kernel.table.services[0].reals == (real(weight=5),)
@@ -107,7 +107,8 @@ class TestPresent:
         assert result["changed"] is True
         assert result["operations"] == ["add real 192.0.2.21:80 to TCP 192.0.2.10:80 (dr, weight 1)"]
         assert any("does not exist yet" in warning for warning in result["warnings"])
-        assert result["diff"]["before"] == {}
+        assert (result["diff"]["before"], result["diff"]["after"]) == (
+            "", "-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1\n")
         assert kernel.writes == 0
 
     @pytest.mark.parametrize("state", ["absent", "drained"])
@@ -125,7 +126,8 @@ class TestAbsent:
         assert result["operations"] == ["delete real 192.0.2.21:80 from TCP 192.0.2.10:80"]
         assert [r.address for r in kernel.table.services[0].reals] == ["192.0.2.22"]
         assert result["real"] is None
-        assert len(result["diff"]["before"]["reals"]) == 2 and len(result["diff"]["after"]["reals"]) == 1
+        assert (result["diff"]["before"], result["diff"]["after"]) == (
+            "-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1\n", "")
         assert run(dict(WEB, real_address="192.0.2.21", state="absent"), kernel, monkeypatch)["changed"] is False
 
     def test_found_by_address_alone(self, monkeypatch):

@@ -79,9 +79,10 @@ class TestEdit:
         after = kernel.table.services[0]
         assert (after.scheduler, after.persistent) == ("sh", 60)
         assert len(after.reals) == 2
-        assert result["diff"]["before"]["scheduler"] == "wlc"
-        assert result["diff"]["after"]["scheduler"] == "sh"
-        assert result["diff"]["after"]["reals"] == result["diff"]["before"]["reals"]
+        # The diff shows the service line only: its reals do not change.
+        assert result["diff"]["before"] == "-A -t 192.0.2.10:80 -s wlc\n"
+        assert result["diff"]["after"] == "-A -t 192.0.2.10:80 -s sh -p 60\n"
+        assert "ipvsadm -Sn notation" in result["diff"]["before_header"]
         assert len(result["service"]["reals"]) == 2
 
     def test_left_out_options_take_their_defaults(self, monkeypatch):
@@ -95,7 +96,7 @@ class TestEdit:
         result = run(dict(WEB, scheduler="rr"), kernel, monkeypatch, check_mode=True, diff=True)
         assert result["changed"] is True and kernel.writes == 0
         assert kernel.table.services[0].scheduler == "wlc"
-        assert result["diff"]["after"]["scheduler"] == "rr"
+        assert result["diff"]["after"] == "-A -t 192.0.2.10:80 -s rr\n"
 
 
 class TestAbsent:
@@ -106,8 +107,8 @@ class TestAbsent:
         assert result["operations"] == ["delete service TCP 192.0.2.10:80"]
         assert [s.key.port for s in kernel.table.services] == [443]
         assert result["service"] is None
-        assert result["diff"]["after"] == {}
-        assert result["diff"]["before"]["reals"][0]["address"] == "192.0.2.21"
+        assert result["diff"]["after"] == ""
+        assert result["diff"]["before"] == "-A -t 192.0.2.10:80 -s wlc\n-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1\n"
 
     def test_absent_is_idempotent(self, monkeypatch):
         kernel = FakeKernel()

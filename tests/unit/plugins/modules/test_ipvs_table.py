@@ -30,7 +30,7 @@ def run(args, kernel, monkeypatch, **kwargs):
 class TestBuild:
     def test_check_mode_from_empty(self, monkeypatch):
         kernel = FakeKernel()
-        result = run(dict(services=DESCRIPTION), kernel, monkeypatch, check_mode=True, diff=True)
+        result = run(dict(services=DESCRIPTION, return_table=True), kernel, monkeypatch, check_mode=True, diff=True)
         assert result["changed"] is True
         assert kernel.writes == 0 and kernel.table.services == ()
         assert result["counts"] == dict(add_service=4, edit_service=0, add_real=6, edit_real=0, delete_real=0,
@@ -41,13 +41,14 @@ class TestBuild:
             "add service UDP [2001:db8::53]:53 (rr, one-packet on)",
             "add service FWM 10 IPv4 (wlc)",
         ]
-        assert result["diff"]["before"] == {"services": []}
-        assert len(result["diff"]["after"]["services"]) == 4
-        assert result["table"] == result["diff"]["after"]
+        assert result["diff"]["before"] == ""
+        after = result["diff"]["after"].splitlines()
+        assert len(after) == 10 and len([line for line in after if line.startswith("-A ")]) == 4
+        assert len(result["table"]["services"]) == 4
 
     def test_apply_then_idempotent(self, monkeypatch):
         kernel = FakeKernel()
-        result = run(dict(services=DESCRIPTION), kernel, monkeypatch)
+        result = run(dict(services=DESCRIPTION, return_table=True), kernel, monkeypatch)
         assert result["changed"] is True
         assert len(kernel.table.services) == 4
         web = kernel.table.get(tcp(port=80))
@@ -57,6 +58,7 @@ class TestBuild:
         assert result["table"] == kernel.read_table().to_dict()
         again = run(dict(services=DESCRIPTION), kernel, monkeypatch)
         assert again["changed"] is False and again["operations"] == []
+        assert "table" not in again  # only when asked for
         assert run(dict(services=DESCRIPTION, purge=True), kernel, monkeypatch, check_mode=True)["changed"] is False
         assert len(kernel.batches) == 1
 
@@ -88,6 +90,17 @@ class TestChange:
         assert [r.address for r in kernel.table.get(tcp(port=80)).reals] == ["192.0.2.21", "192.0.2.24"]
         assert result["counts"]["delete_real"] == 2 and result["counts"]["edit_service"] == 1
 
+    def test_without_purge_only_described_and_removed_services_are_read(self, monkeypatch):
+        kernel = FakeKernel(services=self.current() + [svc(tcp(port=8443))])
+        services = [dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21")])]
+        remove = [dict(address="192.0.2.10", port=8080)]
+        run(dict(services=services, remove_services=remove), kernel, monkeypatch, check_mode=True)
+        assert kernel.reads_only[-1] == {tcp(port=80), tcp(port=8080)}
+        result = run(dict(services=services, return_table=True), kernel, monkeypatch, check_mode=True)
+        assert kernel.reads_only[-1] is None and len(result["table"]["services"]) == 3
+        run(dict(services=services, purge=True), kernel, monkeypatch, check_mode=True)
+        assert kernel.reads_only[-1] is None
+
     def test_purge_deletes_unmentioned(self, monkeypatch):
         kernel = FakeKernel(services=self.current())
         services = [dict(address="192.0.2.10", port=80,
@@ -95,7 +108,8 @@ class TestChange:
         result = run(dict(services=services, purge=True), kernel, monkeypatch, diff=True)
         assert result["operations"] == ["delete service TCP 192.0.2.10:8080"]
         assert [s.key.port for s in kernel.table.services] == [80]
-        assert len(result["diff"]["before"]["services"]) == 2 and len(result["diff"]["after"]["services"]) == 1
+        assert result["diff"]["before"] == "-A -t 192.0.2.10:8080 -s wlc\n-a -t 192.0.2.10:8080 -r 192.0.2.21:8080 -g -w 1\n"
+        assert result["diff"]["after"] == ""
 
     def test_remove_services_deletes_those_only(self, monkeypatch):
         kernel = FakeKernel(services=self.current() + [svc(tcp(port=8443))])
@@ -145,15 +159,15 @@ class TestTimeouts:
         assert result["operations"] == ["set timeouts udp 60"]
         assert kernel.timeout_sets == [Timeouts(udp=60)]
         assert kernel.current_timeouts == Timeouts(900, 120, 60)
-        assert result["diff"]["before"]["timeouts"] == {"tcp": 900, "tcp_fin": 120, "udp": 300}
-        assert result["diff"]["after"]["timeouts"] == {"tcp": 900, "tcp_fin": 120, "udp": 60}
+        assert result["diff"]["before"] == "--set 900 120 300\n"
+        assert result["diff"]["after"] == "--set 900 120 60\n"
         assert result["counts"]["set_timeouts"] == 1
         again = run(dict(timeouts=dict(udp=60, tcp=900)), kernel, monkeypatch)
         assert again["changed"] is False and len(kernel.timeout_sets) == 1
 
     def test_check_mode_sets_nothing(self, monkeypatch):
         kernel = FakeKernel(timeouts=Timeouts(900, 120, 300))
-        result = run(dict(timeouts=dict(tcp=1800)), kernel, monkeypatch, check_mode=True)
+        result = run(dict(timeouts=dict(tcp=1800), return_table=True), kernel, monkeypatch, check_mode=True)
         assert result["changed"] is True and kernel.timeout_sets == []
         assert result["table"]["timeouts"]["tcp"] == 1800
 
