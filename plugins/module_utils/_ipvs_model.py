@@ -315,7 +315,15 @@ def _address_sort(address):
 
 
 def family_of(address):
-    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+    return _parsed_address(address)[1]
+
+
+@lru_cache(maxsize=8192)
+def _parsed_address(text):
+    """(compressed form, family) of an address text; ValueError if it is none. Cached: a big description names
+    the same few real servers thousands of times, and ipaddress parsing dominated reading it."""
+    parsed = ipaddress.ip_address(text)
+    return str(parsed), "ipv6" if parsed.version == 6 else "ipv4"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,14 +345,13 @@ def parse_address(value, option, family=None):
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     try:
-        parsed = ipaddress.ip_address(text)
+        normalised, found = _parsed_address(text)
     except ValueError:
         raise IpvsValidationError(option, value, "is not an IPv4 or IPv6 address")
-    found = "ipv6" if parsed.version == 6 else "ipv4"
     if family is not None and family != found:
         raise IpvsValidationError(option, value, "is an %s address but family is %s"
                                   % ("IPv6" if found == "ipv6" else "IPv4", family))
-    return str(parsed)
+    return normalised
 
 
 def parse_int(value, option, minimum, maximum, what="a number"):

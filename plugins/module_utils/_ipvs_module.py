@@ -60,6 +60,9 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import (
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import ipvsadm_diff
 
 DEFAULT_BATCH_SIZE = 100
+# Ansible echoes a module's arguments in its result (``invocation``), then censors and stores the result per host:
+# for a big description that doubles the cost of the task, so past this many services ipvs_table echoes a count.
+ECHO_SERVICES_LIMIT = 100
 # The kernel keeps timeouts as jiffies in an int: seconds * HZ (at most 1000) must fit.
 MAX_TIMEOUT = 2147483
 DRAIN_COUNTERS = ("active", "inactive", "persistent")
@@ -426,6 +429,12 @@ def run_table(module):
         if timeouts is not None:
             table["timeouts"] = merge_timeouts(current_timeouts, timeouts_change).to_dict()
         result["table"] = table
+    if len(params["services"]) > ECHO_SERVICES_LIMIT:
+        result["invocation"] = dict(module_args=dict(params, services="%d services with %d real servers (not "
+                                                     "echoed back: more than %d)" % (
+                                                         len(desired.services), sum(len(service.reals) for service
+                                                                                    in desired.services),
+                                                         ECHO_SERVICES_LIMIT)))
     module.exit_json(**result)
 
 

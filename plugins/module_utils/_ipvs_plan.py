@@ -187,8 +187,9 @@ def plan_service(current, desired, manage_reals):
         current_reals = current.reals_by_key()
     if manage_reals:
         desired_reals = desired.reals_by_key()
+        owner = desired.without_reals()  # once, not once per real operation (Operation strips reals)
         for key in set(current_reals) | set(desired_reals):
-            operations.extend(plan_real(desired, current_reals.get(key), desired_reals.get(key)))
+            operations.extend(plan_real(owner, current_reals.get(key), desired_reals.get(key)))
     return sort_operations(operations)
 
 
@@ -259,31 +260,35 @@ class PlanError(ValueError):
 def apply_operations(table, operations):
     """The table after ``operations``, applied in order the way the kernel would; raises PlanError where the
     kernel would refuse one (adding what exists, editing or deleting what does not)."""
-    services = dict((service.key, service) for service in table.services)
+    services = dict((service.key, service.without_reals()) for service in table.services)
+    # Reals per service as mutable dicts until the end: rebuilding a service per real operation made a plan of
+    # thousands of reals for one service quadratic.
+    reals = dict((service.key, service.reals_by_key()) for service in table.services)
     for operation in operations:
         key = operation.service.key
-        service = services.get(key)
         if operation.action == ADD_SERVICE:
-            if service is not None:
+            if key in services:
                 raise PlanError("%s: the service already exists" % operation)
             services[key] = operation.service.without_reals()
+            reals[key] = {}
             continue
-        if service is None:
+        if key not in services:
             raise PlanError("%s: no such service" % operation)
         if operation.action == EDIT_SERVICE:
-            services[key] = operation.service.with_reals(service.reals)
+            services[key] = operation.service.without_reals()
         elif operation.action == DELETE_SERVICE:
             del services[key]
+            del reals[key]
         else:
-            reals = service.reals_by_key()
-            exists = operation.real.key in reals
+            current = reals[key]
+            exists = operation.real.key in current
             if operation.action == ADD_REAL and exists:
                 raise PlanError("%s: the real already exists" % operation)
             if operation.action != ADD_REAL and not exists:
                 raise PlanError("%s: no such real" % operation)
             if operation.action == DELETE_REAL:
-                del reals[operation.real.key]
+                del current[operation.real.key]
             else:
-                reals[operation.real.key] = operation.real
-            services[key] = service.with_reals(reals.values())
-    return Table(services=tuple(services.values()), timeouts=table.timeouts)
+                current[operation.real.key] = operation.real
+    return Table(services=tuple(service.with_reals(reals[key].values()) for key, service in services.items()),
+                 timeouts=table.timeouts)

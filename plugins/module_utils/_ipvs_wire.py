@@ -712,6 +712,7 @@ def decode_service_key_attrs(svc):
 # of a model Real has exactly that Real's configuration (the attribute headers are part of the comparison, so a
 # kernel with another layout never matches and its reals are simply decoded).
 _DEST_CONFIG = struct.Struct("=HH16s HH2s2x HHI HHI HHB3x HH2s2x HHH2x HHI HHI HHH2x")
+_PORT_BYTES = {}  # port -> its 2 bytes in network order (a table uses few ports; to_bytes per real adds up)
 _DEST_REPLY_PREFIX = struct.pack("=BH", IPVS_CMD_NEW_DEST, IPVS_CMD_ATTR_DEST)
 _GENL_AND_NEST_HDR = 8  # genlmsghdr, then the IPVS_CMD_ATTR_DEST header
 _DEST_HEAD_END = _GENL_AND_NEST_HDR + 84
@@ -723,13 +724,17 @@ def dest_dump_signature(real):
     """The bytes :func:`dest_reply_signature` returns for a dump of ``real`` (counters and statistics left out)."""
     tunnel = real.forwarding == "tun"
     tun_type = TUNNEL_TYPE_TO_NUMBER[real.tun_type or "ipip"] if tunnel else IP_VS_CONN_F_TUNNEL_TYPE_IPIP
+    tun_port = (real.tun_port or 0) if tunnel else 0
+    port_bytes = _PORT_BYTES.get(real.port)
+    if port_bytes is None:
+        port_bytes = _PORT_BYTES[real.port] = real.port.to_bytes(2, "big")
     return _DEST_REPLY_PREFIX + _DEST_CONFIG.pack(
         20, IPVS_DEST_ATTR_ADDR, pack_address(real.address),
-        6, IPVS_DEST_ATTR_PORT, real.port.to_bytes(2, "big"),
+        6, IPVS_DEST_ATTR_PORT, port_bytes,
         8, IPVS_DEST_ATTR_FWD_METHOD, FORWARDING_TO_FLAG[real.forwarding],
         8, IPVS_DEST_ATTR_WEIGHT, real.weight,
         5, IPVS_DEST_ATTR_TUN_TYPE, tun_type,
-        6, IPVS_DEST_ATTR_TUN_PORT, ((real.tun_port or 0) if tunnel else 0).to_bytes(2, "big"),
+        6, IPVS_DEST_ATTR_TUN_PORT, tun_port.to_bytes(2, "big") if tun_port else b"\0\0",
         6, IPVS_DEST_ATTR_TUN_FLAGS, tunnel_flags_value(real.tun_flags) if tunnel else 0,
         8, IPVS_DEST_ATTR_U_THRESH, real.u_threshold,
         8, IPVS_DEST_ATTR_L_THRESH, real.l_threshold,

@@ -87,6 +87,11 @@ RECV_SIZE = 256 * 1024
 DEFAULT_TIMEOUT = 30.0
 
 
+# Plain ints: the socket module's flags are enum members, whose operators cost a call each per datagram.
+_MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
+_MSG_TRUNC = int(socket.MSG_TRUNC)
+
+
 def align(length):
     return (length + 3) & ~3
 
@@ -408,7 +413,8 @@ def parse_messages(data):
         if length > end - offset:
             raise NetlinkDecodeError("netlink message claims %d bytes, only %d left" % (length, end - offset))
         messages.append(Message(msg_type, flags, seq, pid, data[offset + NLMSG_HDRLEN:offset + length]))
-        offset = min(offset + align(length), end)
+        # Aligned to 4 (the last message may lack its padding: the loop ends either way).
+        offset = (offset + length + 3) & ~3
     return messages
 
 
@@ -495,12 +501,12 @@ class SocketTransport:
         """One datagram (bytes); None when ``block`` is false and nothing is queued."""
         try:
             size, _ancdata, msg_flags, _address = self.sock.recvmsg_into(
-                [self._buffer], 0, 0 if block else socket.MSG_DONTWAIT)
+                [self._buffer], 0, 0 if block else _MSG_DONTWAIT)
         except BlockingIOError:  # EAGAIN: nothing queued, or SO_RCVTIMEO expired
             if block:
                 raise NetlinkError(errno.ETIMEDOUT, "no answer from the kernel within %g s" % self.timeout)
             return None
-        if msg_flags & socket.MSG_TRUNC:
+        if msg_flags & _MSG_TRUNC:
             raise NetlinkDecodeError("netlink datagram larger than %d bytes was truncated" % RECV_SIZE)
         return self._buffer[:size].tobytes()
 

@@ -31,6 +31,9 @@ notes:
   - With C(--diff) the task shows only the services and real servers it changes, before and after, one line each
     in C(ipvsadm -Sn) notation (C(-A -t 192.0.2.10:80 -s wlc), C(-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1)),
     at most 200 of them; RV(operations) lists every change.
+  - With more than 100 services in O(services), the result's C(invocation) (Ansible's echo of the arguments,
+    shown with C(-vvv)) gives their number instead of the whole description, which would double the size of the
+    result.
   - The kernel loads scheduler modules (C(ip_vs_rr), ...) and the persistence engine module on demand.
   - Every value is validated before the kernel is touched; an error names the option by its path, for example
     C(services[3].reals[0].port).

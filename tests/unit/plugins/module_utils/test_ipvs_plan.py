@@ -342,3 +342,17 @@ class TestTimeouts:
         change = plan_timeouts(Timeouts(900, 120, 300), Timeouts(1, 2, 3))
         assert change == Timeouts(1, 2, 3)
         assert describe_timeouts(change) == "set timeouts tcp 1, tcp_fin 2, udp 3"
+
+
+def test_thousands_of_reals_of_one_service_apply_and_edit_in_plan_order():
+    key = ServiceKey(family="ipv4", protocol="tcp", address="192.0.2.1", port=80)
+    reals = tuple(Real(address="10.0.%d.%d" % (index // 256, index % 256), port=80, family="ipv4")
+                  for index in range(4000))
+    desired = Table(services=(Service(key=key, reals=reals),))
+    operations = plan_table(Table(), desired, purge=True)
+    assert len(operations) == 4001 and apply_operations(Table(), operations) == desired
+    reweighted = Table(services=(Service(key=key, reals=tuple(Real(address=real.address, port=80, family="ipv4",
+                                                                   weight=2) for real in reals[::2])),))
+    change = plan_table(desired, reweighted, purge=True)
+    assert count_operations(change)["edit_real"] == 2000 and count_operations(change)["delete_real"] == 2000
+    assert apply_operations(desired, change) == reweighted

@@ -101,6 +101,16 @@ class TestChange:
         run(dict(services=services, purge=True), kernel, monkeypatch, check_mode=True)
         assert kernel.reads_only[-1] is None
 
+    def test_a_big_description_is_not_echoed_back(self, monkeypatch):
+        services = [dict(address="192.0.2.10", port=port, reals=[dict(address="192.0.2.21")])
+                    for port in range(1000, 1101)]
+        result = run(dict(services=services), FakeKernel(), monkeypatch, check_mode=True)
+        assert result["invocation"]["module_args"]["services"] == (
+            "101 services with 101 real servers (not echoed back: more than 100)")
+        assert result["invocation"]["module_args"]["purge"] is False
+        small = run(dict(services=services[:100]), FakeKernel(), monkeypatch, check_mode=True)
+        assert "invocation" not in small  # Ansible's own echo then
+
     def test_purge_deletes_unmentioned(self, monkeypatch):
         kernel = FakeKernel(services=self.current())
         services = [dict(address="192.0.2.10", port=80,
