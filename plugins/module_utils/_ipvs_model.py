@@ -475,6 +475,9 @@ def parse_real(params, service_key, path="", names=None):
     def opt(name):
         return _opt(path, names.get(name, name))
 
+    if not path and not names:
+        opt = str  # the option is the field's own name (ipvs_table's rules); no formatting per field
+
     address = parse_address(params.get("address"), opt("address"))
     family = family_of(address)
     forwarding = parse_choice(params.get("forwarding") or DEFAULT_FORWARDING, opt("forwarding"), FORWARDING_METHODS)

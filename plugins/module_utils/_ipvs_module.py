@@ -57,7 +57,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import (
     plan_table,
     plan_timeouts,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import ipvsadm_diff
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import ipvsadm_diff, parse_rules
 
 DEFAULT_BATCH_SIZE = 100
 # Ansible echoes a module's arguments in its result (``invocation``), then censors and stores the result per host:
@@ -406,7 +406,11 @@ def run_real(module):
 def run_table(module):
     """ipvs_table: a whole table (or the described part of it with purge false), plus the timeouts."""
     params = module.params
-    desired, timeouts = validated(module, table_from_params, params["services"], params.get("timeouts"))
+    if params.get("rules") is not None:
+        desired = validated(module, parse_rules, params["rules"])
+        timeouts = validated(module, timeouts_from_params, params.get("timeouts"))
+    else:
+        desired, timeouts = validated(module, table_from_params, params["services"], params.get("timeouts"))
     batch_size = validated(module, parse_int, params["batch_size"], "batch_size", 1, 100000, "a batch size")
     lock_timeout = lock_timeout_from_params(module)
     remove = validated(module, removed_keys_from_params, params["remove_services"], desired)
@@ -429,12 +433,11 @@ def run_table(module):
         if timeouts is not None:
             table["timeouts"] = merge_timeouts(current_timeouts, timeouts_change).to_dict()
         result["table"] = table
-    if len(params["services"]) > ECHO_SERVICES_LIMIT:
-        result["invocation"] = dict(module_args=dict(params, services="%d services with %d real servers (not "
-                                                     "echoed back: more than %d)" % (
-                                                         len(desired.services), sum(len(service.reals) for service
-                                                                                    in desired.services),
-                                                         ECHO_SERVICES_LIMIT)))
+    if len(desired.services) > ECHO_SERVICES_LIMIT:
+        summary = "%d services with %d real servers (not echoed back: more than %d)" % (
+            len(desired.services), sum(len(service.reals) for service in desired.services), ECHO_SERVICES_LIMIT)
+        given = "rules" if params.get("rules") is not None else "services"
+        result["invocation"] = dict(module_args=dict(params, **{given: summary}))
     module.exit_json(**result)
 
 

@@ -98,3 +98,63 @@ def test_diff_is_bounded_whatever_the_change():
     assert after[-1] == ("# ... and 1050 more changed objects, not shown (the task's operations list every "
                          "change)")
     assert after[0] == "-A -t 192.0.2.100:1000 -s rr"
+
+
+# rules: the notation read back into the model ----------------------------------------------------------------
+
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError  # noqa: E402
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import parse_rules  # noqa: E402
+
+_ADDRESSES = ["192.0.2.10", "192.0.2.11", "2001:db8::10", "198.51.100.7", "2001:db8::21", "10.0.0.5"]
+
+
+@st.composite
+def _service_params(draw):
+    if draw(st.booleans()):
+        params = {"fwmark": draw(st.integers(1, 2 ** 32 - 1)), "family": draw(st.sampled_from(["ipv4", "ipv6"]))}
+    else:
+        params = {"protocol": draw(st.sampled_from(["tcp", "udp", "sctp"])), "address": draw(st.sampled_from(
+            _ADDRESSES)), "port": draw(st.integers(0, 65535))}
+    params["scheduler"] = draw(st.sampled_from(["rr", "wrr", "wlc", "sh", "mh", "lblc"]))
+    if draw(st.booleans()):
+        params["persistent"] = draw(st.integers(1, 100000))
+        if draw(st.booleans()):
+            params["persistence_netmask"] = draw(st.sampled_from(["255.255.255.0", "255.255.0.0", "64", "48"]))
+        if draw(st.booleans()):
+            params["pe_name"] = "sip"
+    params["one_packet"] = draw(st.booleans())
+    params["scheduler_flags"] = draw(st.sampled_from([[], ["sh-port"], ["sh-fallback", "sh-port"], ["mh-port"]]))
+    return params
+
+
+@st.composite
+def _real_params(draw):
+    params = {"address": draw(st.sampled_from(_ADDRESSES)), "forwarding": draw(st.sampled_from(["dr", "nat", "tun"])),
+              "weight": draw(st.integers(0, 100)), "u_threshold": draw(st.integers(0, 5000)),
+              "l_threshold": draw(st.integers(0, 50))}
+    if params["forwarding"] == "nat":
+        params["port"] = draw(st.integers(0, 65535))
+    if params["forwarding"] == "tun":
+        params["tun_type"] = draw(st.sampled_from(["ipip", "gue", "gre"]))
+        if params["tun_type"] == "gue":
+            params["tun_port"] = draw(st.integers(1, 65535))
+        if params["tun_type"] != "ipip":
+            params["tun_flags"] = draw(st.sampled_from([[], ["csum"], ["remcsum"], ["nocsum"]]))
+    return params
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_service_params(), st.lists(_real_params(), max_size=4)), max_size=5))
+def test_rendered_rules_read_back_into_the_same_table(described):
+    services = {}
+    for service_params, reals_params in described:
+        try:
+            service = parse_service(service_params)
+            reals = dict((real.key, real) for real in (parse_real(params, service.key) for params in reals_params))
+        except IpvsValidationError:
+            assume(False)
+        services[service.key] = service.with_reals(reals.values())
+    table = Table(services=tuple(services.values()))
+    assert parse_rules(render_rules(table)) == table

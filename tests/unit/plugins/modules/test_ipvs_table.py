@@ -221,3 +221,67 @@ class TestErrors:
         for word in words:
             assert word in result["msg"]
         assert kernel.opened == 0
+
+
+class TestRules:
+    """rules: the same table as ipvsadm restore lines, read into the same model."""
+
+    RULES = """
+# a comment, then the DESCRIPTION above in ipvsadm -Sn notation
+-A -t 192.0.2.10:80 -s wlc
+-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 1
+-a -t 192.0.2.10:80 -r 192.0.2.22:80 -g -w 2
+--add-service --tcp-service 192.0.2.10:443 --scheduler wlc --persistent 600
+-a -t 192.0.2.10:443 -r 192.0.2.21 -g
+-A -u [2001:db8::53]:53 -s rr -o
+-a -u [2001:db8::53]:53 -r [2001:db8::153]:53 -g -w 1
+-a -u [2001:db8::53]:53 -r 10.0.0.53:53 -i -w 1
+-A -f 10 -s wlc
+-a -f 10 -r 198.51.100.7:0 -i -w 1 --tun-type gue --tun-port 6080
+"""
+
+    def test_rules_describe_the_same_table_as_services(self, monkeypatch):
+        kernel = FakeKernel()
+        built = run(dict(rules=self.RULES), kernel, monkeypatch)
+        assert built["changed"] is True and built["counts"]["add_real"] == 6
+        assert run(dict(services=DESCRIPTION, purge=True), kernel, monkeypatch)["changed"] is False
+        other = FakeKernel()
+        run(dict(services=DESCRIPTION), other, monkeypatch)
+        assert run(dict(rules=self.RULES, purge=True), other, monkeypatch)["changed"] is False
+
+    def test_the_table_as_rendered_reads_back_as_a_no_op(self, monkeypatch):
+        from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
+        kernel = FakeKernel()
+        run(dict(services=DESCRIPTION), kernel, monkeypatch)
+        again = run(dict(rules=render_rules(kernel.table), purge=True), kernel, monkeypatch, check_mode=True)
+        assert again["changed"] is False and again["operations"] == []
+
+    def test_services_and_rules_are_mutually_exclusive(self, monkeypatch):
+        result = run(dict(rules=self.RULES, services=DESCRIPTION), FakeKernel(), monkeypatch)
+        assert result["failed"] is True and "mutually exclusive" in result["msg"]
+        assert "rules" in result["msg"] and "services" in result["msg"]
+
+    @pytest.mark.parametrize("rules, message", [
+        ("-A -t 192.0.2.10:80 -s wlc\n-a -t 192.0.2.10:80 -r 192.0.2.x -g",
+         "rules line 2: '-a -t 192.0.2.10:80 -r 192.0.2.x -g' - address: '192.0.2.x' is not an IPv4 or IPv6 "
+         "address"),
+        ("-A -t 192.0.2.10:80 -s fastest", "rules line 1: '-A -t 192.0.2.10:80 -s fastest' - scheduler: 'fastest' "
+                                           "is not one of"),
+        ("-E -t 192.0.2.10:80 -s rr", "rules line 1: '-E -t 192.0.2.10:80 -s rr' is not an -A (add service) or -a"),
+        ("-A -t 192.0.2.10:80 --bogus", "rules line 1: '--bogus' is not an option of an ipvsadm -A line"),
+        ("\n\n-a -t 192.0.2.10:80 -r 192.0.2.21 -g",
+         "rules line 3: '-a -t 192.0.2.10:80 -r 192.0.2.21 -g' adds a real server to TCP 192.0.2.10:80, which no -A "
+         "line before it"),
+        ("-A -t 192.0.2.10:80\n-A -t 192.0.2.10:80 -s rr",
+         "rules line 2: '-A -t 192.0.2.10:80 -s rr' describes TCP 192.0.2.10:80 again (line 1)"),
+        ("-A -t 192.0.2.10:80\n-a -t 192.0.2.10:80 -r 192.0.2.21 -g\n-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 2",
+         "rules line 3: '-a -t 192.0.2.10:80 -r 192.0.2.21:80 -g -w 2' lists real server 192.0.2.21:80 of TCP "
+         "192.0.2.10:80 again (line 2)"),
+        ("-A -s rr", "rules line 1: '-A -s rr' names no service"),
+        ("-A -t 192.0.2.10:80 -s", "rules line 1: '-s' needs a value"),
+    ])
+    def test_a_bad_line_is_refused_naming_it_before_anything_is_read(self, monkeypatch, rules, message):
+        kernel = FakeKernel(services=[svc()])
+        result = run(dict(rules=rules, purge=True), kernel, monkeypatch)
+        assert result["failed"] is True and result["msg"].startswith(message), result["msg"]
+        assert kernel.writes == 0 and kernel.reads_only == []
