@@ -546,3 +546,31 @@ def test_statistics_turn_the_expected_shortcut_off():
         table = k.read_table(stats=True, expected=DESIRED)
     assert table.get(TCP80) is not DESIRED.get(TCP80)
     assert table.get(TCP80).reals[0].active_conns == 7
+
+
+def test_a_writer_racing_the_dumps_cannot_make_the_plan_touch_what_it_did_not_read():
+    """IPVS dumps are no snapshot: another writer changes the table between the dumps of one read. What it added
+    after the part of the read that would have shown it is not in the plan, even with purge."""
+    k, transport = kernel()
+    with k:
+        build(k)
+        handle = transport._dump
+        racing = {"done": False}
+
+        def dump_then_race(cmd, attrs):
+            replies = handle(cmd, attrs)
+            if cmd == wire.IPVS_CMD_GET_DEST and not racing["done"]:
+                racing["done"] = True  # right after the first destination dump: a real and a service appear
+                first = wire.decode_service_key(attrs)
+                transport.reals[first][("198.51.100.99", 80)] = real("198.51.100.99")
+                transport.services[TCP81] = Service(key=TCP81)
+                transport.reals[TCP81] = {}
+            return replies
+
+        transport._dump = dump_then_race
+        current = k.read_table(expected=DESIRED)
+    operations = plan.plan_table(current, DESIRED, purge=True)
+    touched = set((op.service.key, op.real.address if op.real is not None else None) for op in operations)
+    assert (TCP81, None) not in touched
+    assert not any(address == "198.51.100.99" for _key, address in touched)
+    assert TCP81 not in [service.key for service in current.services]
