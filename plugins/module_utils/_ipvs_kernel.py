@@ -236,16 +236,7 @@ class IpvsKernel:
 
     def read_reals(self, key, stats=False):
         """The reals of one service (one dump; empty when the service does not exist)."""
-        reals = []
-        doing = "listing the real servers of service %s" % (key,)
-        for cmd, attrs in self._dump(wire.get_dest(key), doing):
-            if cmd != wire.IPVS_CMD_NEW_DEST:
-                continue
-            try:
-                reals.append(wire.decode_real(attrs, key.family, stats=stats))
-            except NetlinkDecodeError as exc:
-                raise self._error(doing, exc)
-        return reals
+        return self._read_reals(key, stats=stats)[0]
 
     def read_table(self, stats=False, with_timeouts=False, expected=None, only=None):
         """The whole table: one service dump, then one destination dump per service.
@@ -274,16 +265,18 @@ class IpvsKernel:
             if desired is None:
                 services.append(service.with_reals(self.read_reals(service.key, stats=stats)))
                 continue
-            reals, matched = self._read_reals_expecting(service.key, desired.reals)
+            reals, matched = self._read_reals(service.key, expected_reals=desired.reals)
             if matched == len(reals) == len(desired.reals) and service.attributes_equal(desired):
                 services.append(desired)
             else:
                 services.append(service.with_reals(reals))
         return Table(services=tuple(services), timeouts=self.timeouts() if with_timeouts else None)
 
-    def _read_reals_expecting(self, key, expected_reals):
-        """The reals of one service and how many of them came from ``expected_reals`` unchanged (not decoded)."""
-        by_signature = dict((wire.dest_dump_signature(real), real) for real in expected_reals)
+    def _read_reals(self, key, stats=False, expected_reals=()):
+        """The reals of one service and how many of them are objects of ``expected_reals``: a dumped real whose
+        configuration bytes are those of an expected real is taken from it, not decoded (never with ``stats``,
+        which only a decode gives)."""
+        by_signature = {} if stats else dict((wire.dest_dump_signature(real), real) for real in expected_reals)
         doing = "listing the real servers of service %s" % (key,)
         try:
             messages = self._sock().dump(self.family_id, wire.get_dest(key))
@@ -293,7 +286,7 @@ class IpvsKernel:
         matched = 0
         signature_of = wire.dest_reply_signature
         for message in messages:
-            real = by_signature.get(signature_of(message.payload))
+            real = by_signature.get(signature_of(message.payload)) if by_signature else None
             if real is not None:
                 reals.append(real)
                 matched += 1
@@ -301,7 +294,7 @@ class IpvsKernel:
             try:
                 cmd, attrs = wire.parse_reply(message)
                 if cmd == wire.IPVS_CMD_NEW_DEST:
-                    reals.append(wire.decode_real(attrs, key.family))
+                    reals.append(wire.decode_real(attrs, key.family, stats=stats))
             except NetlinkDecodeError as exc:
                 raise self._error(doing, exc)
         return reals, matched

@@ -394,8 +394,9 @@ def run_real(module):
                         format_endpoint(address, port if port is not None else _service_port(key)), key))
                 desired = replace(current, weight=0)
             operations = plan_real(service, current, desired)
-            after = apply_operations(Table(services=(service,)), operations).get(key)
-            result = execute(module, kernel, operations, Table(services=(service,)))
+            before = Table(services=(service,))
+            after = apply_operations(before, operations).get(key)
+            result = execute(module, kernel, operations, before)
         if state == "drained":
             result["drain"] = drain(module, kernel, key, desired, result)
     result["real"] = desired.to_dict() if desired is not None else None

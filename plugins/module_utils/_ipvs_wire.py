@@ -360,6 +360,13 @@ def tunnel_flags_value(names):
     return value
 
 
+def tunnel_attributes(real):
+    """(tun_type number, tun_port, tun_flags bits) as the kernel holds them: zeros unless forwarding is tun."""
+    if real.forwarding != "tun":
+        return IP_VS_CONN_F_TUNNEL_TYPE_IPIP, 0, 0
+    return TUNNEL_TYPE_TO_NUMBER[real.tun_type or "ipip"], real.tun_port or 0, tunnel_flags_value(real.tun_flags)
+
+
 def encode_real(real, full=True):
     """``IPVS_CMD_ATTR_DEST``: address/port/family, or (``full``) everything NEW/SET_DEST require."""
     children = [
@@ -372,14 +379,13 @@ def encode_real(real, full=True):
             forwarding = FORWARDING_TO_FLAG[real.forwarding]
         except KeyError:
             raise ValueError("unknown forwarding method %r" % (real.forwarding,))
-        tunnel = real.forwarding == "tun"
-        tun_type = TUNNEL_TYPE_TO_NUMBER[real.tun_type or "ipip"] if tunnel else IP_VS_CONN_F_TUNNEL_TYPE_IPIP
+        tun_type, tun_port, tun_flags = tunnel_attributes(real)
         children += [
             nla_u32(IPVS_DEST_ATTR_FWD_METHOD, forwarding),
             nla_u32(IPVS_DEST_ATTR_WEIGHT, real.weight),
             nla_u8(IPVS_DEST_ATTR_TUN_TYPE, tun_type),
-            nla_be16(IPVS_DEST_ATTR_TUN_PORT, (real.tun_port or 0) if tunnel else 0),
-            nla_u16(IPVS_DEST_ATTR_TUN_FLAGS, tunnel_flags_value(real.tun_flags) if tunnel else 0),
+            nla_be16(IPVS_DEST_ATTR_TUN_PORT, tun_port),
+            nla_u16(IPVS_DEST_ATTR_TUN_FLAGS, tun_flags),
             nla_u32(IPVS_DEST_ATTR_U_THRESH, real.u_threshold),
             nla_u32(IPVS_DEST_ATTR_L_THRESH, real.l_threshold),
         ]
@@ -722,9 +728,7 @@ _DEST_TAIL_END = _DEST_TAIL_START + 8
 
 def dest_dump_signature(real):
     """The bytes :func:`dest_reply_signature` returns for a dump of ``real`` (counters and statistics left out)."""
-    tunnel = real.forwarding == "tun"
-    tun_type = TUNNEL_TYPE_TO_NUMBER[real.tun_type or "ipip"] if tunnel else IP_VS_CONN_F_TUNNEL_TYPE_IPIP
-    tun_port = (real.tun_port or 0) if tunnel else 0
+    tun_type, tun_port, tun_flags = tunnel_attributes(real)
     port_bytes = _PORT_BYTES.get(real.port)
     if port_bytes is None:
         port_bytes = _PORT_BYTES[real.port] = real.port.to_bytes(2, "big")
@@ -735,7 +739,7 @@ def dest_dump_signature(real):
         8, IPVS_DEST_ATTR_WEIGHT, real.weight,
         5, IPVS_DEST_ATTR_TUN_TYPE, tun_type,
         6, IPVS_DEST_ATTR_TUN_PORT, tun_port.to_bytes(2, "big") if tun_port else b"\0\0",
-        6, IPVS_DEST_ATTR_TUN_FLAGS, tunnel_flags_value(real.tun_flags) if tunnel else 0,
+        6, IPVS_DEST_ATTR_TUN_FLAGS, tun_flags,
         8, IPVS_DEST_ATTR_U_THRESH, real.u_threshold,
         8, IPVS_DEST_ATTR_L_THRESH, real.l_threshold,
         6, IPVS_DEST_ATTR_ADDR_FAMILY, family_number(real.family))
