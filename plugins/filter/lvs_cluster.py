@@ -60,6 +60,20 @@ def director_config(services, hostvars, groups, host=None, vip_interface="", int
         raise AnsibleFilterError(str(exc))
 
 
+def director_plan(services, hostvars, groups, host, facts, options=None):
+    cluster = _parse(services, hostvars, groups)
+    options = dict(options or {})
+    try:
+        ha = options.pop("ha", None)
+        ha_group = options.pop("ha_group", None) or "directors"
+        if ha:
+            source, peers = cluster_model.vrrp_addresses(hostvars, list(groups.get(ha_group) or ()), host)
+            options["vrrp"] = dict(ha, source=source, peers=peers)
+        return cluster_model.director_plan(cluster, host, facts, options)
+    except (IpvsValidationError, FwmarkError) as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_gateway="", host_addresses=(),
                       interfaces=None):
     cluster = _parse(services, hostvars, groups)
@@ -123,6 +137,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "director_config": director_config,
+            "director_plan": director_plan,
             "realserver_config": realserver_config,
             "ipvsadm_rules": ipvsadm_rules,
             "admin_state": admin_state,

@@ -335,6 +335,11 @@ def _opt(path, name):
     return "%s.%s" % (path, name) if path else name
 
 
+def address_family(address):
+    """``ipv4`` or ``ipv6`` for an address already parsed (``parse_address``)."""
+    return _parsed_address(address)[1]
+
+
 def parse_address(value, option, family=None):
     """Normalise an IP address (compressed form); reject prefixes, names and family mismatches."""
     if value is None:

@@ -21,8 +21,10 @@ import json
 from dataclasses import replace
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
+    FULL_PREFIX,
     MAX_WEIGHT,
     IpvsValidationError,
+    address_family,
     Table,
     parse_address,
     parse_choice,
@@ -37,6 +39,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import
     render_keepalived,
     render_ldirectord,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import (
     ENGINES,
@@ -169,7 +172,7 @@ def parse_cluster_service(entry, index, hostvars, groups):
     if entry.get("fwmark") is not None:
         # The VIP keys the marking rule, not the IPVS service: a fwmark service has no address of its own.
         params["port"] = None
-        params["family"] = "ipv6" if ":" in vip else "ipv4"
+        params["family"] = address_family(vip)
         ports = entry.get("fwmark_ports")
         if not ports:
             raise IpvsValidationError(_path(index, "fwmark_ports"), ports,
@@ -467,7 +470,7 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
                                       "is both a VIP and a real server's address")
     nat_reals = [(item, real) for item in cluster for real in item.service.reals if real.forwarding == "nat"]
     config = {
-        "vips": [{"address": address, "prefix": 32 if family == "ipv4" else 128, "family": family}
+        "vips": [{"address": address, "prefix": FULL_PREFIX[family], "family": family}
                  for address, family in vips],
         # The NAT reals whose packets the director masquerades, and the hosts that must route through it instead.
         "masquerade_reals": sorted(set(real.address for item, real in nat_reals if item.masquerade)),
@@ -507,6 +510,93 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     return config
 
 
+# The role's options director_plan reads, with the role's defaults (roles/director/defaults/main.yml).
+DIRECTOR_PLAN_DEFAULTS = {
+    "vip_interface": "",
+    "timeouts": {},
+    "drained": [],
+    "engine": "netlink",
+    "vrrp": None,
+    "expire_nodest_conn": True,
+    "expire_quiescent_template": True,
+    "sysctls": {},
+    "persist": True,
+    "fwmark_backend": "auto",
+    # Where the director keeps the files it restores at boot (roles/director/vars/main.yml).
+    "files": {"rules": "", "fwmark": "", "nat_nft": ""},
+}
+
+
+def director_plan(cluster, host, facts, options):
+    """Everything one director needs, decided here so the role only passes it on: ``director_config`` for the
+    description, and from the role's ``options`` (``DIRECTOR_PLAN_DEFAULTS``, the ``director_*`` variables) and the
+    host's ``facts`` (``ansible_facts``):
+
+    - ``kernel_modules``: IPVS, the schedulers in use, conntrack for NAT;
+    - ``sysctls``: what the options and forwarding methods require, then ``options['sysctls']`` over them;
+    - ``masquerade_rules``: the nft rules of the FULLNAT-like mode, one per masqueraded real;
+    - ``boot_files`` (dest, content): the ipvsadm restore file, and the marks' nft script when nftables keeps them;
+    - ``netstate``: the configuration of the boot-time ``lvs-netstate`` unit (VIPs unless VRRP holds them,
+      sysctls, nft files, the restore file when the netlink engine owns the table, connection timeouts);
+    - ``own_addresses``: the host's addresses (the preflight's NAT gateway check).
+    """
+    unknown = sorted(set(options) - set(DIRECTOR_PLAN_DEFAULTS))
+    if unknown:
+        raise IpvsValidationError("director plan options", ", ".join(unknown), "are not options of the plan")
+    opts = dict(DIRECTOR_PLAN_DEFAULTS, **dict((key, value) for key, value in options.items() if value is not None))
+    files = dict(DIRECTOR_PLAN_DEFAULTS["files"], **(opts["files"] or {}))
+    facts = facts or {}
+    config = director_config(cluster, host, opts["vip_interface"] or "", facts.get("interfaces"),
+                             (facts.get("default_ipv4") or {}).get("interface", ""), opts["timeouts"],
+                             opts["drained"] or (), opts["engine"], opts["vrrp"] or None)
+    uses_nat = "nat" in config["forwarding_methods"]
+    uses_ipv6 = any(vip["family"] == "ipv6" for vip in config["vips"])
+    masquerade = bool(config["masquerade_reals"])
+
+    sysctls = {}
+    if opts["expire_nodest_conn"]:
+        sysctls["net.ipv4.vs.expire_nodest_conn"] = "1"
+    if opts["expire_quiescent_template"]:
+        sysctls["net.ipv4.vs.expire_quiescent_template"] = "1"
+    if uses_nat:
+        sysctls["net.ipv4.ip_forward"] = "1"
+        if uses_ipv6:
+            sysctls["net.ipv6.conf.all.forwarding"] = "1"
+    if masquerade:
+        sysctls["net.ipv4.vs.conntrack"] = "1"
+    sysctls.update(opts["sysctls"] or {})
+
+    # The iptables backend keeps its own rules (iptables-persistent's job), nftables ones are restored at boot.
+    persist_marks = bool(opts["persist"] and config["marks"] and opts["fwmark_backend"] != "iptables")
+    boot_files = [{"dest": files["rules"], "content": config["ipvsadm_rules"]}]
+    if persist_marks:
+        boot_files.append({"dest": files["fwmark"], "content": render_nft_boot_script(config["marks"])})
+
+    kernel_modules = ["ip_vs"] + ["ip_vs_" + name for name in config["schedulers"]]
+    if uses_nat:
+        kernel_modules.append("nf_conntrack")
+    config.update({
+        "kernel_modules": kernel_modules,
+        "sysctls": sysctls,
+        "masquerade": masquerade,
+        "masquerade_rules": ["%s daddr %s masquerade" % ("ip6" if address_family(real) == "ipv6" else "ip", real)
+                             for real in config["masquerade_reals"]],
+        "boot_files": boot_files,
+        "netstate": {
+            # With VRRP, keepalived holds the VIPs on the active director only.
+            "addresses": [] if opts["vrrp"] else [dict(vip, device=config.get("vip_interface", ""))
+                                                  for vip in config["vips"]],
+            "sysctls": sysctls,
+            "nft_files": ([files["fwmark"]] if persist_marks else []) + ([files["nat_nft"]] if masquerade else []),
+            # An engine restores its own table when its service starts at boot.
+            "ipvs_rules": files["rules"] if opts["persist"] and config["engine"] == "netlink" else "",
+            "ipvs_timeouts": config["timeouts"],
+        },
+        "own_addresses": list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or []),
+    })
+    return config
+
+
 def realserver_vips(cluster, host, host_addresses=()):
     """What one real server needs: for each VIP it serves, how packets reach it (dr, tun or nat).
 
@@ -520,7 +610,7 @@ def realserver_vips(cluster, host, host_addresses=()):
             if item.real_hosts.get(real.address) != host and real.address not in own:
                 continue
             entry = vips.setdefault(item.vip, {"address": item.vip, "family": item.family,
-                                               "prefix": 32 if item.family == "ipv4" else 128,
+                                               "prefix": FULL_PREFIX[item.family],
                                                "forwarding": set(), "tun_types": set(), "services": [],
                                                "nat_routed": False, "gue_ports": set()})
             entry["forwarding"].add(real.forwarding)

@@ -31,3 +31,23 @@ def test_a_value_that_is_not_omitted_is_still_checked():
         filters.director_config([{"name": "web", "vip": "192.0.2.100", "port": 80, "persistent": "abc",
                                   "real_server_group": "realservers"}], HOSTVARS, GROUPS)
     assert "lvs_virtual_services[0].persistent: 'abc'" in str(err.value)
+
+
+def test_director_plan_takes_the_vrrp_peers_from_the_ha_group():
+    hostvars = dict(HOSTVARS, **dict(
+        (name, {"director_vip_interface": "eth1", "ansible_facts": {"eth1": {"ipv4": {"address": address}}}})
+        for name, address in (("d1", "192.0.2.1"), ("d2", "192.0.2.2"))))
+    facts = {"interfaces": ["eth1"], "default_ipv4": {"interface": "eth1"}}
+    services = [{"name": "web", "vip": "192.0.2.100", "port": 80, "real_server_group": "realservers",
+                 "health_check": {"type": "tcp"}}]
+    ha = {"virtual_router_id": 51, "priority": 150, "auth_pass": "secret"}
+    result = filters.director_plan(services, hostvars, dict(GROUPS, lbs=["d1", "d2"]), "d1", facts,
+                                   {"engine": "keepalived", "ha": ha, "ha_group": "lbs"})
+    assert "unicast_peer" in result["engine_config"] and "192.0.2.2" in result["engine_config"]
+    assert result["netstate"]["addresses"] == []
+
+
+def test_director_plan_errors_name_the_option():
+    with pytest.raises(AnsibleFilterError, match="director_vip_interface: 'eth9'"):
+        filters.director_plan([{"name": "web", "vip": "192.0.2.100", "port": 80, "real_server_group": "realservers"}],
+                              HOSTVARS, GROUPS, "d1", {"interfaces": ["eth1"]}, {"vip_interface": "eth9"})

@@ -391,3 +391,76 @@ def test_a_broken_ownership_record_is_named(record, words):
         cluster.service_ownership(record, [WEB])
     for word in words:
         assert word in str(caught.value)
+
+
+# The director's plan: what the role's options and the host's facts decide, in Python (the role passes it on).
+FACTS = {"interfaces": ["lo", "eth1", "mgmt0"], "default_ipv4": {"interface": "mgmt0"},
+         "all_ipv4_addresses": ["192.0.2.1"], "all_ipv6_addresses": ["2001:db8:1::1"]}
+FILES = {"rules": "/etc/lvs-cluster/director.ipvsadm", "fwmark": "/etc/lvs-cluster/director-fwmark.nft",
+         "nat_nft": "/etc/lvs-cluster/director-nat.nft"}
+
+
+def plan(entries, **options):
+    return cluster.director_plan(parse(entries), "director", FACTS, dict({"files": FILES}, **options))
+
+
+def test_director_plan_of_dr_loads_ipvs_and_the_schedulers_and_restores_the_table_at_boot():
+    result = plan([web(), web(name="web-rr", vip="192.0.2.101", scheduler="rr")], vip_interface="eth1")
+    assert result["kernel_modules"] == ["ip_vs", "ip_vs_rr", "ip_vs_wrr"]
+    assert result["sysctls"] == {"net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.vs.expire_quiescent_template": "1"}
+    assert result["boot_files"] == [{"dest": FILES["rules"], "content": result["ipvsadm_rules"]}]
+    assert result["masquerade"] is False and result["masquerade_rules"] == []
+    assert result["netstate"] == {
+        "addresses": [{"address": "192.0.2.100", "prefix": 32, "family": "ipv4", "device": "eth1"},
+                      {"address": "192.0.2.101", "prefix": 32, "family": "ipv4", "device": "eth1"}],
+        "sysctls": result["sysctls"], "nft_files": [], "ipvs_rules": FILES["rules"], "ipvs_timeouts": {}}
+    assert result["own_addresses"] == ["192.0.2.1", "2001:db8:1::1"]
+
+
+def test_director_plan_without_vip_interface_takes_the_default_route_s():
+    assert plan([web()])["netstate"]["addresses"][0]["device"] == "mgmt0"
+
+
+def test_director_plan_of_nat_forwards_tracks_and_masquerades_both_families():
+    entries = [web(forwarding="nat", masquerade=True),
+               web(name="web6", vip="2001:db8:1::100", real_servers=[{"address": "2001:db8:2::21"}],
+                   real_server_group=None, forwarding="nat", masquerade=True)]
+    result = plan(entries, sysctls={"net.ipv4.vs.conntrack": "0", "net.core.somaxconn": 4096},
+                  expire_quiescent_template=False)
+    assert result["kernel_modules"] == ["ip_vs", "ip_vs_wrr", "nf_conntrack"]
+    # The role's director_sysctls go over what the plan requires.
+    assert result["sysctls"] == {"net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.ip_forward": "1",
+                                 "net.ipv6.conf.all.forwarding": "1", "net.ipv4.vs.conntrack": "0",
+                                 "net.core.somaxconn": 4096}
+    assert result["masquerade_rules"] == ["ip daddr 192.0.2.21 masquerade", "ip daddr 192.0.2.22 masquerade",
+                                          "ip6 daddr 2001:db8:2::21 masquerade"]
+    assert result["netstate"]["nft_files"] == [FILES["nat_nft"]]
+
+
+def test_director_plan_restores_marks_with_nftables_only():
+    entries = [web(fwmark=1, fwmark_ports=[80, 443], port=None, persistent=600)]
+    nft = plan(entries)
+    assert [item["dest"] for item in nft["boot_files"]] == [FILES["rules"], FILES["fwmark"]]
+    assert "lvs.cluster fwmark 1 web" in nft["boot_files"][1]["content"]
+    assert nft["netstate"]["nft_files"] == [FILES["fwmark"]]
+    iptables = plan(entries, fwmark_backend="iptables")
+    assert [item["dest"] for item in iptables["boot_files"]] == [FILES["rules"]]
+    assert iptables["netstate"]["nft_files"] == []
+
+
+def test_director_plan_leaves_vips_to_vrrp_and_the_table_to_the_engine():
+    vrrp = {"virtual_router_id": 51, "priority": 150, "auth_pass": "secret", "source": "192.0.2.1",
+            "peers": ["192.0.2.2"]}
+    result = plan([web()], engine="keepalived", vrrp=vrrp, vip_interface="eth1")
+    assert result["netstate"]["addresses"] == []
+    assert result["netstate"]["ipvs_rules"] == ""
+    assert "vrrp_instance" in result["engine_config"]
+
+
+def test_director_plan_without_persistence_restores_no_table():
+    assert plan([web()], persist=False)["netstate"]["ipvs_rules"] == ""
+
+
+def test_director_plan_refuses_an_unknown_option():
+    with pytest.raises(IpvsValidationError, match="vip_interfaces"):
+        plan([web()], vip_interfaces="eth1")
