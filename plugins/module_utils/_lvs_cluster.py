@@ -538,7 +538,8 @@ def director_plan(cluster, host, facts, options):
     - ``boot_files`` (dest, content): the ipvsadm restore file, and the marks' nft script when nftables keeps them;
     - ``netstate``: the configuration of the boot-time ``lvs-netstate`` unit (VIPs unless VRRP holds them,
       sysctls, nft files, the restore file when the netlink engine owns the table, connection timeouts);
-    - ``own_addresses``: the host's addresses (the preflight's NAT gateway check).
+    - ``own_addresses``: the host's addresses (the preflight's NAT gateway check);
+    - ``vrrp_notify``: the VRRP notify hook keepalived runs (empty without VRRP).
     """
     unknown = sorted(set(options) - set(DIRECTOR_PLAN_DEFAULTS))
     if unknown:
@@ -593,6 +594,8 @@ def director_plan(cluster, host, facts, options):
             "ipvs_timeouts": config["timeouts"],
         },
         "own_addresses": list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or []),
+        # keepalived's hook for VRRP transitions (director_ha's notify), empty without VRRP.
+        "vrrp_notify": (opts["vrrp"] or {}).get("notify") or "",
     })
     return config
 
