@@ -78,8 +78,8 @@ def realserver_config(services, hostvars, groups, host, arp_interfaces=(), nat_g
                       interfaces=None):
     cluster = _parse(services, hostvars, groups)
     try:
-        return cluster_model.realserver_netstate(cluster, host, list(arp_interfaces or ()), nat_gateway,
-                                                 list(host_addresses or ()), interfaces)
+        return cluster_model.realserver_plan(cluster, host, list(arp_interfaces or ()), nat_gateway,
+                                             list(host_addresses or ()), interfaces)
     except IpvsValidationError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -701,4 +701,12 @@ def realserver_netstate(cluster, host, arp_interfaces, nat_gateway=None, host_ad
             sysctls["net.ipv4.conf.all.rp_filter"] = "0"
             sysctls["net.ipv4.conf.%s.rp_filter" % tunnel["name"]] = "0"
     return {"addresses": addresses, "sysctls": sysctls, "tunnels": tunnels, "routes": routes,
-            "gue_ports": gue_ports, "vips": config["vips"]}
+            "gue_ports": gue_ports}
+
+
+def realserver_plan(cluster, host, arp_interfaces, nat_gateway=None, host_addresses=(), interfaces=None):
+    """Everything one real server does, so the role only passes it on: ``vips`` (``realserver_vips``: each VIP it
+    serves and how packets reach it, for the preflight) and ``netstate`` (``realserver_netstate``: the
+    configuration of its boot-time ``lvs-netstate`` unit)."""
+    return {"vips": realserver_vips(cluster, host, host_addresses)["vips"],
+            "netstate": realserver_netstate(cluster, host, arp_interfaces, nat_gateway, host_addresses, interfaces)}

@@ -192,8 +192,16 @@ def test_a_real_server_given_by_address_is_found_by_the_hosts_own_addresses():
 
 
 def test_a_host_that_serves_nothing_needs_nothing():
-    state = cluster.realserver_netstate(parse([web()]), "director", ["eth1"])
-    assert state == {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [], "gue_ports": [], "vips": []}
+    plan = cluster.realserver_plan(parse([web()]), "director", ["eth1"])
+    assert plan == {"vips": [], "netstate": {"addresses": [], "sysctls": {}, "tunnels": [], "routes": [],
+                                             "gue_ports": []}}
+
+
+def test_realserver_plan_hands_the_vips_to_the_preflight_and_the_rest_to_lvs_netstate():
+    plan = cluster.realserver_plan(parse([web()]), "rs1", ["eth1"])
+    assert [vip["address"] for vip in plan["vips"]] == ["192.0.2.100"]
+    assert plan["netstate"] == cluster.realserver_netstate(parse([web()]), "rs1", ["eth1"])
+    assert "vips" not in plan["netstate"]
 
 
 # -- role inputs checked against the host before any change ---------------------------------------------------
