@@ -17,7 +17,8 @@ try:  # ansible-core 2.19+: `omit` is a sentinel object
     from ansible._internal._templating._utils import Omit as _OMIT
 except ImportError:  # older ansible-core: `omit` is a placeholder string
     _OMIT = None
-from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import FwmarkError, render_nft_boot_script
+from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_model import FwmarkError
+from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_nft import render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError, parse_service_key
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils import _lvs_cluster as cluster_model

@@ -39,7 +39,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import
     render_keepalived,
     render_ldirectord,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
+from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_nft import render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import (
     ENGINES,

@@ -14,6 +14,7 @@ tests, which apply rendered rules in a throwaway network namespace and parse the
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -23,6 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.lvs.cluster.plugins.module_utils import _fwmark as fw
+from ansible_collections.lvs.cluster.plugins.module_utils import _fwmark_iptables as fwipt
+from ansible_collections.lvs.cluster.plugins.module_utils import _fwmark_model as fwmodel
+from ansible_collections.lvs.cluster.plugins.module_utils import _fwmark_nft as fwnft
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'fwmark')
 BINS = {
@@ -73,7 +77,7 @@ def params(**kwargs):
 
 
 def spec(**kwargs):
-    return fw.build_spec(params(**kwargs))
+    return fwmodel.build_spec(params(**kwargs))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -120,17 +124,17 @@ def spec(**kwargs):
     (dict(destination=['192.0.2.1'], state='gone'), ['state', 'gone']),
 ])
 def test_build_spec_rejects_bad_input(overrides, words):
-    with pytest.raises(fw.FwmarkError) as err:
-        fw.build_spec(params(**overrides))
+    with pytest.raises(fwmodel.FwmarkError) as err:
+        fwmodel.build_spec(params(**overrides))
     for word in words:
         assert word in err.value.msg
 
 
 def test_bad_input_fails_before_any_command():
     run = FakeRun()
-    with pytest.raises(fw.FwmarkError):
+    with pytest.raises(fwmodel.FwmarkError):
         fw.ensure(params(mark=0, destination=['192.0.2.1']), run, get_bin)
-    with pytest.raises(fw.FwmarkError):
+    with pytest.raises(fwmodel.FwmarkError):
         fw.ensure(params(destination=['192.0.2.1'], ports=['9-1']), run, get_bin)
     assert run.calls == []
 
@@ -149,7 +153,7 @@ def test_adjacent_destinations_collapse_like_nft_interval_sets():
     # nft lists the interval set { 192.0.2.10, 192.0.2.11 } as 192.0.2.10/31: compare the same normal form
     assert spec(destination=['192.0.2.11', '192.0.2.10']).destinations == ('192.0.2.10/31',)
     assert spec(destination=['0.0.0.0/24', '0.0.1.0/24', '0.0.2.0/24']).destinations == ('0.0.0.0/23', '0.0.2.0/24')
-    rule = fw.parse_nft_rule({'handle': 3, 'comment': 'lvs.cluster fwmark 1', 'expr': [
+    rule = fwnft.parse_nft_rule({'handle': 3, 'comment': 'lvs.cluster fwmark 1', 'expr': [
         {'match': {'op': '==', 'left': {'payload': {'protocol': 'ip', 'field': 'daddr'}},
                    'right': {'set': [{'range': ['0.0.1.0', '0.0.2.255']}, '0.0.3.0']}}},
         {'mangle': {'key': {'meta': {'key': 'mark'}}, 'value': 1}}]})
@@ -180,13 +184,13 @@ def test_absent_needs_no_destination_and_covers_both_families():
     (None, None),
 ])
 def test_parse_comment(text, expected):
-    assert fw.parse_comment(text) == expected
+    assert fwmodel.parse_comment(text) == expected
 
 
 @given(st.lists(st.tuples(st.integers(1, 65535), st.integers(0, 300)), max_size=30))
 def test_merge_ranges_properties(pairs):
     ranges = [(low, min(low + span, 65535)) for low, span in pairs]
-    merged = fw.merge_ranges(ranges)
+    merged = fwmodel.merge_ranges(ranges)
     covered = set()
     for low, high in ranges:
         covered.update(range(low, high + 1))
@@ -197,17 +201,17 @@ def test_merge_ranges_properties(pairs):
     assert merged_cover == covered
     for (_l1, h1), (l2, _h2) in zip(merged, merged[1:]):
         assert h1 + 1 < l2  # sorted, disjoint, not adjacent
-    assert fw.merge_ranges(merged) == merged
+    assert fwmodel.merge_ranges(merged) == merged
 
 
 @given(st.lists(st.tuples(st.integers(1, 65535), st.booleans()), max_size=60))
 def test_chunk_ports_fits_multiport(items):
-    ranges = fw.merge_ranges((p, min(p + 3, 65535)) if is_range else (p, p) for p, is_range in items)
-    chunks = fw.chunk_ports(ranges)
+    ranges = fwmodel.merge_ranges((p, min(p + 3, 65535)) if is_range else (p, p) for p, is_range in items)
+    chunks = fwipt.chunk_ports(ranges)
     assert tuple(r for c in chunks for r in c) == ranges
     for chunk in chunks:
         assert chunk
-        assert sum(1 if low == high else 2 for low, high in chunk) <= fw.MULTIPORT_MAX
+        assert sum(1 if low == high else 2 for low, high in chunk) <= fwmodel.MULTIPORT_MAX
 
 
 # ------------------------------------------------------------------------------------------------
@@ -215,15 +219,15 @@ def test_chunk_ports_fits_multiport(items):
 # ------------------------------------------------------------------------------------------------
 
 def test_parse_nft_tables():
-    assert fw.parse_nft_tables(fixture('nft_tables_empty.json')) == set()
-    assert fw.parse_nft_tables(fixture('nft_tables_ours.json')) == {('inet', 'lvs_cluster_fwmark')}
-    assert ('ip', 'other') in fw.parse_nft_tables(fixture('nft_tables_all.json'))
-    with pytest.raises(fw.FwmarkError):
-        fw.parse_nft_tables('Error: something')
+    assert fwnft.parse_nft_tables(fixture('nft_tables_empty.json')) == set()
+    assert fwnft.parse_nft_tables(fixture('nft_tables_ours.json')) == {('inet', 'lvs_cluster_fwmark')}
+    assert ('ip', 'other') in fwnft.parse_nft_tables(fixture('nft_tables_all.json'))
+    with pytest.raises(fwmodel.FwmarkError):
+        fwnft.parse_nft_tables('Error: something')
 
 
 def test_parse_nft_json_mixed():
-    state = fw.parse_nft_json(fixture('nft_table_mixed.json'))
+    state = fwnft.parse_nft_json(fixture('nft_table_mixed.json'))
     assert state.exists
     assert state.chain == {'type': 'filter', 'hook': 'prerouting', 'prio': -150, 'policy': 'accept'}
     assert state.other_objects == 0
@@ -269,12 +273,12 @@ def test_parse_nft_json_mixed():
 
 
 def test_parse_nft_json_other_shapes():
-    extra = fw.parse_nft_json(fixture('nft_table_extra_chain.json'))
+    extra = fwnft.parse_nft_json(fixture('nft_table_extra_chain.json'))
     assert extra.other_objects == 1 and len(extra.rules) == 12
-    wrong = fw.parse_nft_json(fixture('nft_table_wrong_priority.json'))
+    wrong = fwnft.parse_nft_json(fixture('nft_table_wrong_priority.json'))
     assert wrong.chain['prio'] == 0
-    with pytest.raises(fw.FwmarkError):
-        fw.parse_nft_json('not json')
+    with pytest.raises(fwmodel.FwmarkError):
+        fwnft.parse_nft_json('not json')
 
 
 def test_parse_nft_rule_tolerates_older_json_shapes():
@@ -284,7 +288,7 @@ def test_parse_nft_rule_tolerates_older_json_shapes():
                    'right': {'set': ['192.0.2.10', '192.0.2.9']}}},
         {'match': {'op': '==', 'left': {'meta': 'l4proto'}, 'right': 6}},
         {'mangle': {'key': {'meta': 'mark'}, 'value': 1}}]}
-    rule = fw.parse_nft_rule(body)
+    rule = fwnft.parse_nft_rule(body)
     assert rule.raw is None
     assert (rule.destinations, rule.protocol, rule.mark, rule.ref) == (('192.0.2.9', '192.0.2.10'), 'tcp', 1, 4)
 
@@ -306,7 +310,7 @@ def test_parse_nft_rule_tolerates_older_json_shapes():
      {'mangle': {'key': {'meta': {'key': 'mark'}}, 'value': 1}}],
 ])
 def test_parse_nft_rule_unrecognised(expr):
-    rule = fw.parse_nft_rule({'handle': 9, 'comment': 'lvs.cluster fwmark 1', 'expr': expr})
+    rule = fwnft.parse_nft_rule({'handle': 9, 'comment': 'lvs.cluster fwmark 1', 'expr': expr})
     assert rule.raw is not None
     assert rule.owner == (1, None) and rule.ref == 9
 
@@ -316,17 +320,17 @@ def test_parse_nft_rule_unrecognised(expr):
 # ------------------------------------------------------------------------------------------------
 
 def test_render_nft_rule():
-    rule = fw.NftBackend.desired_rules(spec(name='web', destination=['198.51.100.0/24', '192.0.2.10'],
-                                            ports=[443, 80, '8000-8010']))[0]
-    assert fw.render_nft_rule(rule) == (
+    rule = fwnft.NftBackend.desired_rules(spec(name='web', destination=['198.51.100.0/24', '192.0.2.10'],
+                                               ports=[443, 80, '8000-8010']))[0]
+    assert fwnft.render_nft_rule(rule) == (
         'add rule inet lvs_cluster_fwmark prerouting ip daddr { 192.0.2.10, 198.51.100.0/24 } '
         'tcp dport { 80, 443, 8000-8010 } meta mark set 0x00000001 comment "lvs.cluster fwmark 1 web"')
-    rule = fw.NftBackend.desired_rules(spec(mark=0xFFFFFFFF, destination=['2001:db8::10'], protocol='udp'))[0]
-    assert fw.render_nft_rule(rule, 'other') == (
+    rule = fwnft.NftBackend.desired_rules(spec(mark=0xFFFFFFFF, destination=['2001:db8::10'], protocol='udp'))[0]
+    assert fwnft.render_nft_rule(rule, 'other') == (
         'add rule inet other prerouting ip6 daddr 2001:db8::10 meta l4proto udp meta mark set 0xffffffff '
         'comment "lvs.cluster fwmark 4294967295"')
-    rule = fw.NftBackend.desired_rules(spec(destination=['192.0.2.10'], protocol='all'))[0]
-    assert 'l4proto' not in fw.render_nft_rule(rule) and 'dport' not in fw.render_nft_rule(rule)
+    rule = fwnft.NftBackend.desired_rules(spec(destination=['192.0.2.10'], protocol='all'))[0]
+    assert 'l4proto' not in fwnft.render_nft_rule(rule) and 'dport' not in fwnft.render_nft_rule(rule)
 
 
 def nft_backend(tables_fixture, table_fixture=None, table='lvs_cluster_fwmark'):
@@ -398,7 +402,7 @@ def test_nft_absent_of_last_rule_deletes_table():
 def test_nft_absent_keeps_other_rules_and_families():
     run = nft_backend('nft_tables_ours.json', 'nft_table_mixed.json')
     result = fw.ensure(params(state='absent', family='ipv6', backend='nftables'), run, get_bin)
-    state = fw.parse_nft_json(fixture('nft_table_mixed.json'))
+    state = fwnft.parse_nft_json(fixture('nft_table_mixed.json'))
     v6 = [r for r in state.rules if r.comment == 'lvs.cluster fwmark 1' and r.family == 'ipv6'][0]
     assert run.changing_calls[0][1] == 'delete rule inet lvs_cluster_fwmark prerouting handle %d\n' % v6.ref
     assert [r['family'] for r in result['diff']['before']['rules']] == ['ipv6']
@@ -406,12 +410,12 @@ def test_nft_absent_keeps_other_rules_and_families():
 
 def test_nft_absent_with_extra_chain_keeps_table():
     run = nft_backend('nft_tables_ours.json', 'nft_table_extra_chain.json')
-    state = fw.parse_nft_json(fixture('nft_table_extra_chain.json'))
+    state = fwnft.parse_nft_json(fixture('nft_table_extra_chain.json'))
     # pretend only mark 6's rule is in the chain: the extra chain must still keep the table alive
-    backend = fw.NftBackend(run, get_bin)
-    backend.state = fw.NftState(True, state.chain, [r for r in state.rules if r.comment == 'lvs.cluster fwmark 6'],
-                                state.other_objects)
-    to_delete, to_add = fw.diff_rules(backend.current_rules(spec(mark=6, state='absent')), [])
+    backend = fwnft.NftBackend(run, get_bin)
+    backend.state = fwnft.NftState(True, state.chain, [r for r in state.rules if r.comment == 'lvs.cluster fwmark 6'],
+                                   state.other_objects)
+    to_delete, to_add = fwmodel.diff_rules(backend.current_rules(spec(mark=6, state='absent')), [])
     (command,) = backend.plan(to_delete, to_add)
     assert command.stdin.startswith('delete rule inet lvs_cluster_fwmark prerouting handle ')
 
@@ -432,32 +436,32 @@ def test_nft_replaces_unrecognised_and_tampered_rules_but_not_foreign_ones():
 
 def test_nft_wrong_chain_is_an_error():
     run = nft_backend('nft_tables_ours.json', 'nft_table_wrong_priority.json')
-    with pytest.raises(fw.FwmarkError) as err:
+    with pytest.raises(fwmodel.FwmarkError) as err:
         fw.ensure(params(destination=['192.0.2.10'], ports=[80], backend='nftables'), run, get_bin)
     assert 'priority 0' in err.value.msg and run.changing_calls == []
 
 
 def test_nft_idempotent_for_every_rule_in_the_mixed_fixture():
     """Each well-formed rule nft printed must equal what the module would render for the same options."""
-    state = fw.parse_nft_json(fixture('nft_table_mixed.json'))
+    state = fwnft.parse_nft_json(fixture('nft_table_mixed.json'))
     for rule in state.rules:
         if rule.owner is None or rule.raw is not None or rule.owner[0] != rule.mark:
             continue
         p = params(mark=rule.mark, name=rule.owner[1], destination=list(rule.destinations), family=rule.family,
-                   protocol=rule.protocol, ports=[fw.format_port(r) for r in rule.ports])
-        assert fw.NftBackend.desired_rules(fw.build_spec(p)) == [rule]
+                   protocol=rule.protocol, ports=[fwmodel.format_port(r) for r in rule.ports])
+        assert fwnft.NftBackend.desired_rules(fwmodel.build_spec(p)) == [rule]
 
 
 def test_nft_command_failure_is_reported():
     run = nft_backend('nft_tables_empty.json')
     run.answers['/usr/sbin/nft -f -'] = (1, '', 'Error: Could not process rule: Operation not permitted')
-    with pytest.raises(fw.FwmarkError) as err:
+    with pytest.raises(fwmodel.FwmarkError) as err:
         fw.ensure(params(destination=['192.0.2.10'], backend='nftables'), run, get_bin)
     assert 'Operation not permitted' in err.value.msg and err.value.details['rc'] == 1
 
 
 def test_nft_missing_binary():
-    with pytest.raises(fw.FwmarkError) as err:
+    with pytest.raises(fwmodel.FwmarkError) as err:
         fw.ensure(params(destination=['192.0.2.10'], backend='nftables'), FakeRun(), lambda name: None)
     assert 'nft' in err.value.msg
 
@@ -467,7 +471,7 @@ def test_nft_missing_binary():
 # ------------------------------------------------------------------------------------------------
 
 def test_parse_iptables_save():
-    rules = fw.parse_iptables_save(fixture('iptables_mangle.txt'), 'ipv4')
+    rules = fwipt.parse_iptables_save(fixture('iptables_mangle.txt'), 'ipv4')
     assert len(rules) == 12
     by_comment = {}
     for rule in rules:
@@ -492,45 +496,45 @@ def test_parse_iptables_save():
 
 
 def test_parse_ip6tables_save():
-    rules = fw.parse_iptables_save(fixture('ip6tables_mangle.txt'), 'ipv6')
+    rules = fwipt.parse_iptables_save(fixture('ip6tables_mangle.txt'), 'ipv6')
     assert [r.to_dict() for r in rules] == [
         {'family': 'ipv6', 'destination': ['2001:db8::10'], 'protocol': 'tcp', 'ports': ['80', '443'], 'mark': 1,
          'name': None, 'comment': 'lvs.cluster fwmark 1'},
         {'family': 'ipv6', 'destination': ['2001:db8::/64'], 'protocol': 'udp', 'ports': ['53'], 'mark': 3,
          'name': 'dns', 'comment': 'lvs.cluster fwmark 3 dns'},
     ]
-    assert fw.parse_iptables_save(fixture('iptables_empty.txt'), 'ipv4') == []
+    assert fwipt.parse_iptables_save(fixture('iptables_empty.txt'), 'ipv4') == []
 
 
 def test_iptables_lines_round_trip_on_the_fixture():
     """Every well-formed line iptables printed is rendered back byte for byte."""
     for line in fixture('iptables_mangle.txt').splitlines() + fixture('ip6tables_mangle.txt').splitlines():
         family = 'ipv6' if '2001:' in line else 'ipv4'
-        rule = fw.parse_iptables_line(line, family)
+        rule = fwipt.parse_iptables_line(line, family)
         if rule is None or rule.raw is not None or rule.owner is None:
             continue
         if rule.owner[0] == 12:
             # 1,2,...,15 is normalised into the range 1:15: the same packets, another spelling
             assert rule.ports in (((1, 15),), ((16, 16),))
             continue
-        assert fw.render_iptables_line(rule) == line
+        assert fwipt.render_iptables_line(rule) == line
 
 
 def test_iptables_desired_rules_split_per_destination_and_multiport_limit():
     ports = list(range(1000, 1040, 2))  # 20 single ports: 15 + 5
-    rules = fw.IptablesBackend.desired_rules(spec(destination=['192.0.2.10', '192.0.2.12'], ports=ports))
+    rules = fwipt.IptablesBackend.desired_rules(spec(destination=['192.0.2.10', '192.0.2.12'], ports=ports))
     assert len(rules) == 4
-    lines = [fw.render_iptables_line(r) for r in rules]
+    lines = [fwipt.render_iptables_line(r) for r in rules]
     assert lines[0].startswith('-A PREROUTING -d 192.0.2.10/32 -p tcp -m multiport --dports 1000,1002,')
     assert lines[1].startswith('-A PREROUTING -d 192.0.2.10/32 -p tcp -m multiport --dports 1030,')
     assert lines[2].startswith('-A PREROUTING -d 192.0.2.12/32 -p tcp -m multiport --dports 1000,1002,')
     assert lines[0].endswith('-m comment --comment "lvs.cluster fwmark 1" -j MARK --set-xmark 0x1/0xffffffff')
-    single = fw.IptablesBackend.desired_rules(spec(destination=['2001:db8::/64'], protocol='sctp', ports=['10-20']))
-    assert fw.render_iptables_line(single[0]) == (
+    single = fwipt.IptablesBackend.desired_rules(spec(destination=['2001:db8::/64'], protocol='sctp', ports=['10-20']))
+    assert fwipt.render_iptables_line(single[0]) == (
         '-A PREROUTING -d 2001:db8::/64 -p sctp -m sctp --dport 10:20 -m comment --comment "lvs.cluster fwmark 1" '
         '-j MARK --set-xmark 0x1/0xffffffff')
-    anything = fw.IptablesBackend.desired_rules(spec(destination=['192.0.2.1'], protocol='all'))
-    assert fw.render_iptables_line(anything[0]) == (
+    anything = fwipt.IptablesBackend.desired_rules(spec(destination=['192.0.2.1'], protocol='all'))
+    assert fwipt.render_iptables_line(anything[0]) == (
         '-A PREROUTING -d 192.0.2.1/32 -m comment --comment "lvs.cluster fwmark 1" -j MARK --set-xmark 0x1/0xffffffff')
 
 
@@ -591,7 +595,7 @@ def test_iptables_absent_tolerates_missing_ip6tables():
 
 
 def test_iptables_present_v6_needs_ip6tables():
-    with pytest.raises(fw.FwmarkError) as err:
+    with pytest.raises(fwmodel.FwmarkError) as err:
         fw.ensure(params(destination=['2001:db8::1'], backend='iptables'), iptables_run(),
                   lambda name: None if name.startswith('ip6') else get_bin(name))
     assert 'ip6tables' in err.value.msg and 'ipv6' in err.value.msg
@@ -636,23 +640,23 @@ def test_choose_backend():
 
 # addresses drawn from a small block half of the time, so that adjacent and mergeable prefixes are common
 ipv4_hosts = st.one_of(st.integers(0, 2 ** 32 - 1), st.integers(0, 1024).map(lambda n: 0xC0000200 + n)).map(
-    fw.ipaddress.IPv4Address)
+    ipaddress.IPv4Address)
 ipv6_hosts = st.one_of(st.integers(0, 2 ** 128 - 1), st.integers(0, 1024).map(lambda n: (0x20010db8 << 96) + n)).map(
-    fw.ipaddress.IPv6Address)
+    ipaddress.IPv6Address)
 
 
 @st.composite
 def specs(draw, family=None):
-    family = family or draw(st.sampled_from(fw.FAMILIES))
+    family = family or draw(st.sampled_from(fwmodel.FAMILIES))
     hosts = ipv4_hosts if family == 'ipv4' else ipv6_hosts
     top = 32 if family == 'ipv4' else 128
     nets = set()
     for address in draw(st.lists(hosts, min_size=1, max_size=4)):
         prefix = draw(st.integers(top - 8, top))
-        net = fw.ipaddress.ip_network('%s/%d' % (address, prefix), strict=False)
+        net = ipaddress.ip_network('%s/%d' % (address, prefix), strict=False)
         if not any(net.overlaps(other) for other in nets):
             nets.add(net)
-    protocol = draw(st.sampled_from(fw.PROTOCOLS))
+    protocol = draw(st.sampled_from(fwmodel.PROTOCOLS))
     ports = []
     if protocol != 'all':
         for low, span in draw(st.lists(st.tuples(st.integers(1, 65535), st.integers(0, 50)), max_size=25)):
@@ -665,32 +669,32 @@ def specs(draw, family=None):
 
 @given(specs())
 def test_spec_normalisation_is_idempotent(p):
-    first = fw.build_spec(p)
-    again = fw.build_spec(params(mark=first.mark, name=first.name, destination=list(first.destinations),
-                                 protocol=first.protocol, ports=[fw.format_port(r) for r in first.ports]))
+    first = fwmodel.build_spec(p)
+    again = fwmodel.build_spec(params(mark=first.mark, name=first.name, destination=list(first.destinations),
+                                      protocol=first.protocol, ports=[fwmodel.format_port(r) for r in first.ports]))
     assert again == first
 
 
 @given(specs())
 def test_iptables_render_parse_round_trip(p):
-    desired = fw.IptablesBackend.desired_rules(fw.build_spec(p))
-    text = '-P PREROUTING ACCEPT\n' + '\n'.join(fw.render_iptables_line(r) for r in desired) + '\n'
-    parsed = fw.parse_iptables_save(text, desired[0].family)
+    desired = fwipt.IptablesBackend.desired_rules(fwmodel.build_spec(p))
+    text = '-P PREROUTING ACCEPT\n' + '\n'.join(fwipt.render_iptables_line(r) for r in desired) + '\n'
+    parsed = fwipt.parse_iptables_save(text, desired[0].family)
     assert parsed == desired
-    assert fw.diff_rules(parsed, desired) == ([], [])
+    assert fwmodel.diff_rules(parsed, desired) == ([], [])
 
 
 @given(st.lists(st.integers(0, 5), max_size=8), st.lists(st.integers(0, 5), max_size=8))
 def test_diff_rules_multiset(current_ids, desired_ids):
     def rule(i):
-        return fw.Rule('ipv4', ('192.0.2.%d' % i,), 'tcp', (), 1, 'lvs.cluster fwmark 1')
+        return fwmodel.Rule('ipv4', ('192.0.2.%d' % i,), 'tcp', (), 1, 'lvs.cluster fwmark 1')
     current = [rule(i) for i in current_ids]
     desired = [rule(i) for i in desired_ids]
-    to_delete, to_add = fw.diff_rules(current, desired)
+    to_delete, to_add = fwmodel.diff_rules(current, desired)
     remaining = list(current)
     for r in to_delete:
         remaining.remove(r)
-    assert sorted(remaining + to_add, key=fw.Rule.key) == sorted(desired, key=fw.Rule.key)
+    assert sorted(remaining + to_add, key=fwmodel.Rule.key) == sorted(desired, key=fwmodel.Rule.key)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -737,7 +741,7 @@ def test_live_apply_read_round_trip(netns, backend, p):
 
 
 def test_boot_script_recreates_the_table_with_the_rules_the_module_writes():
-    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
+    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_nft import render_nft_boot_script
     script = render_nft_boot_script([
         {"mark": 2, "destination": ["2001:db8::100"], "ports": [80]},
         {"mark": 1, "name": "web", "destination": ["192.0.2.100"], "ports": [443, 80]},
@@ -755,5 +759,5 @@ def test_boot_script_recreates_the_table_with_the_rules_the_module_writes():
 
 
 def test_boot_script_without_marks_only_removes_the_table():
-    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark import render_nft_boot_script
+    from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_nft import render_nft_boot_script
     assert render_nft_boot_script([]) == "table inet lvs_cluster_fwmark\ndelete table inet lvs_cluster_fwmark\n"

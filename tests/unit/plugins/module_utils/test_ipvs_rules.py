@@ -108,6 +108,7 @@ from ipvs_strategies import described_service  # noqa: E402
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import IpvsValidationError  # noqa: E402
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import parse_rules  # noqa: E402
 
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(described_service(), max_size=5))
 def test_rendered_rules_read_back_into_the_same_table(described):
