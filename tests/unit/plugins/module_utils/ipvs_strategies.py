@@ -5,7 +5,14 @@
 """Hypothesis strategies shared by the round-trip tests (imported as ``ipvs_strategies``): module-style
 parameters of a virtual service and its real servers that the model accepts."""
 
-from hypothesis import strategies as st
+from hypothesis import reject, strategies as st
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
+    IpvsValidationError,
+    Table,
+    parse_real,
+    parse_service,
+)
 
 # Tables the model accepts, drawn per family so that few draws are thrown away (the model refuses mixed families,
 # a mask of the other family and scheduler flags of another scheduler).
@@ -60,3 +67,18 @@ def real_params(draw, family):
 def described_service(draw):
     family = draw(st.sampled_from(["ipv4", "ipv6"]))
     return draw(service_params(family)), draw(st.lists(real_params(family), max_size=4))
+
+
+@st.composite
+def tables(draw, max_services=5):
+    """A ``Table`` of up to ``max_services`` described services (a later one replaces an earlier one of the same
+    key); a draw the model refuses is rejected."""
+    services = {}
+    for service_params, reals_params in draw(st.lists(described_service(), max_size=max_services)):
+        try:
+            service = parse_service(service_params)
+            reals = dict((real.key, real) for real in (parse_real(params, service.key) for params in reals_params))
+        except IpvsValidationError:
+            reject()
+        services[service.key] = service.with_reals(reals.values())
+    return Table(services=tuple(services.values()))

@@ -5,17 +5,11 @@
 """model -> module parameters -> model: the director's plan hands lvs.cluster.ipvs_table each service as
 ``_lvs_cluster.ipvs_table_services`` writes it; the module's argument spec (defaults, types) and its parser must
 read back exactly the service the plan meant, for any table the model accepts (hypothesis)."""
-from hypothesis import assume, given, settings, strategies as st
-from ipvs_strategies import described_service
+from hypothesis import given, settings
+from ipvs_strategies import tables
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
-    IpvsValidationError,
-    Table,
-    parse_real,
-    parse_service,
-)
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import table_from_params, table_service_options
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_cluster import _table_params
 
@@ -23,18 +17,8 @@ VALIDATOR = ArgumentSpecValidator({"services": dict(type="list", elements="dict"
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(described_service(), max_size=4))
-def test_the_plan_s_parameters_read_back_into_the_same_table(described):
-    services = {}
-    for service_params, reals_params in described:
-        try:
-            service = parse_service(service_params)
-            reals = dict((real.key, real) for real in (parse_real(params, service.key) for params in reals_params))
-        except IpvsValidationError:
-            assume(False)
-        services[service.key] = service.with_reals(reals.values())
-    table = Table(services=tuple(services.values()))
-
+@given(tables(max_services=4))
+def test_the_plan_s_parameters_read_back_into_the_same_table(table):
     entries = [_table_params(service) for service in table.services]
     result = VALIDATOR.validate({"services": entries})
     assert not result.error_messages, result.error_messages
