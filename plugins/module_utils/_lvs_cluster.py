@@ -522,8 +522,9 @@ DIRECTOR_PLAN_DEFAULTS = {
     "sysctls": {},
     "persist": True,
     "fwmark_backend": "auto",
-    # Where the director keeps the files it restores at boot (roles/director/vars/main.yml).
-    "files": {"rules": "", "fwmark": "", "nat_nft": ""},
+    # Where the director keeps the files it restores at boot, and keepalived's default VRRP notify hook (used when
+    # the HA options name none) - roles/director/vars/main.yml.
+    "files": {"rules": "", "fwmark": "", "nat_nft": "", "vrrp_notify": ""},
 }
 
 
@@ -547,9 +548,12 @@ def director_plan(cluster, host, facts, options):
     opts = dict(DIRECTOR_PLAN_DEFAULTS, **dict((key, value) for key, value in options.items() if value is not None))
     files = dict(DIRECTOR_PLAN_DEFAULTS["files"], **(opts["files"] or {}))
     facts = facts or {}
+    vrrp = None
+    if opts["vrrp"]:
+        vrrp = dict(opts["vrrp"], notify=opts["vrrp"].get("notify") or files["vrrp_notify"] or None)
     config = director_config(cluster, host, opts["vip_interface"] or "", facts.get("interfaces"),
                              (facts.get("default_ipv4") or {}).get("interface", ""), opts["timeouts"],
-                             opts["drained"] or (), opts["engine"], opts["vrrp"] or None)
+                             opts["drained"] or (), opts["engine"], vrrp)
     uses_nat = "nat" in config["forwarding_methods"]
     uses_ipv6 = any(vip["family"] == "ipv6" for vip in config["vips"])
     masquerade = bool(config["masquerade_reals"])
@@ -585,8 +589,7 @@ def director_plan(cluster, host, facts, options):
         "boot_files": boot_files,
         "netstate": {
             # With VRRP, keepalived holds the VIPs on the active director only.
-            "addresses": [] if opts["vrrp"] else [dict(vip, device=config.get("vip_interface", ""))
-                                                  for vip in config["vips"]],
+            "addresses": [] if vrrp else [dict(vip, device=config.get("vip_interface", "")) for vip in config["vips"]],
             "sysctls": sysctls,
             "nft_files": ([files["fwmark"]] if persist_marks else []) + ([files["nat_nft"]] if masquerade else []),
             # An engine restores its own table when its service starts at boot.
@@ -595,7 +598,7 @@ def director_plan(cluster, host, facts, options):
         },
         "own_addresses": list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or []),
         # keepalived's hook for VRRP transitions (director_ha's notify), empty without VRRP.
-        "vrrp_notify": (opts["vrrp"] or {}).get("notify") or "",
+        "vrrp_notify": (vrrp or {}).get("notify") or "",
     })
     return config
 

@@ -405,7 +405,7 @@ def test_a_broken_ownership_record_is_named(record, words):
 FACTS = {"interfaces": ["lo", "eth1", "mgmt0"], "default_ipv4": {"interface": "mgmt0"},
          "all_ipv4_addresses": ["192.0.2.1"], "all_ipv6_addresses": ["2001:db8:1::1"]}
 FILES = {"rules": "/etc/lvs-cluster/director.ipvsadm", "fwmark": "/etc/lvs-cluster/director-fwmark.nft",
-         "nat_nft": "/etc/lvs-cluster/director-nat.nft"}
+         "nat_nft": "/etc/lvs-cluster/director-nat.nft", "vrrp_notify": "/usr/libexec/lvs-cluster-vrrp-notify"}
 
 
 def plan(entries, **options):
@@ -463,6 +463,12 @@ def test_director_plan_leaves_vips_to_vrrp_and_the_table_to_the_engine():
     assert result["netstate"]["addresses"] == []
     assert result["netstate"]["ipvs_rules"] == ""
     assert "vrrp_instance" in result["engine_config"]
+    # Without a notify hook of its own, VRRP gets the role's default one.
+    assert result["vrrp_notify"] == FILES["vrrp_notify"]
+    assert 'notify "%s"' % FILES["vrrp_notify"] in result["engine_config"]
+    own = plan([web()], engine="keepalived", vrrp=dict(vrrp, notify="/usr/local/bin/hook"), vip_interface="eth1")
+    assert own["vrrp_notify"] == "/usr/local/bin/hook"
+    assert plan([web()], engine="keepalived")["vrrp_notify"] == ""
 
 
 def test_director_plan_without_persistence_restores_no_table():
