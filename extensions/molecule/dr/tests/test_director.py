@@ -29,7 +29,7 @@ def test_the_boot_rules_file_is_what_the_kernel_holds(host):
     # Mark 2 is built with the modules outside the description: not restored at boot, gone after a reboot.
     kernel = [line for line in host.check_output("ipvsadm -Sn").splitlines() if not line[:7] in ("-A -f 2", "-a -f 2")]
     assert sorted(rules) == sorted(kernel)
-    assert len([line for line in rules if line.startswith("-A ")]) == 6
+    assert len([line for line in rules if line.startswith("-A ")]) == 7
 
 
 def test_ipvs_modules_load_at_boot(host):

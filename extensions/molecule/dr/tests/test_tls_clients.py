@@ -1,4 +1,4 @@
-"""Testinfra: the client trusts the cluster's CA (tls scenario)."""
+"""Testinfra: the client trusts the cluster's CA (dr scenario, HTTPS)."""
 
 testinfra_hosts = ["ansible://clients"]
 

@@ -1,4 +1,4 @@
-"""Testinfra: every key of the tls scenario is root's alone, and the CA key exists only on the CA host."""
+"""Testinfra: every key of the dr scenario is root's alone, and the CA key exists only on the CA host."""
 
 testinfra_hosts = ["ansible://all"]
 

@@ -1,12 +1,13 @@
-"""Testinfra: the CA and the TLS-offload proxy on the director (tls scenario)."""
+"""Testinfra: the CA and the TLS-offload proxy on the director (dr scenario, HTTPS)."""
 
 testinfra_hosts = ["ansible://directors"]
 
 
 def test_one_fwmark_service_for_80_and_443_with_persistence(host):
     rules = host.check_output("ipvsadm -Sn").splitlines()
-    assert "-A -f 1 -s rr -p 600" in rules
-    assert "tcp dport { 80, 443 }" in host.check_output("nft list table inet lvs_cluster_fwmark")
+    assert "-A -f 3 -s rr -p 600" in rules
+    marking = host.check_output("nft list table inet lvs_cluster_fwmark")
+    assert "tcp dport { 80, 443 }" in marking and 'comment "lvs.cluster fwmark 3 web-http-https"' in marking
 
 
 def test_the_ca_certificate_can_only_sign(host):
@@ -20,7 +21,7 @@ def test_nginx_listens_on_the_directors_address_not_on_the_vip(host):
     variables = host.ansible.get_variables()
     assert host.socket("tcp://%s:443" % variables["lab_ipv4"]).is_listening
     assert not host.socket("tcp://0.0.0.0:443").is_listening
-    assert not host.socket("tcp://%s:443" % variables["lab_vip_ipv4"]).is_listening
+    assert not host.socket("tcp://%s:443" % variables["tls_vip"]).is_listening
     assert host.service("nginx").is_enabled
 
 

@@ -1,4 +1,4 @@
-"""Testinfra: HTTPS on the real servers (tls scenario)."""
+"""Testinfra: HTTPS on the real servers (dr scenario, HTTPS)."""
 
 testinfra_hosts = ["ansible://realservers"]
 
@@ -6,7 +6,7 @@ CERTIFICATE = "/etc/ssl/certs/lvs-cluster.crt"
 
 
 def test_the_certificate_names_the_service_and_the_vip(host):
-    vip = host.ansible.get_variables()["lab_vip_ipv4"]
+    vip = host.ansible.get_variables()["tls_vip"]
     names = host.check_output("openssl x509 -in %s -noout -ext subjectAltName" % CERTIFICATE)
     assert "DNS:www.lab.example" in names
     assert "IP Address:%s" % vip in names
