@@ -2,6 +2,9 @@
 
 testinfra_hosts = ["ansible://directors"]
 
+# tls_vip of the scenario's inventory (testinfra reads the lab's inventory only).
+TLS_VIP = "192.0.2.106"
+
 
 def test_one_fwmark_service_for_80_and_443_with_persistence(host):
     rules = host.check_output("ipvsadm -Sn").splitlines()
@@ -21,7 +24,7 @@ def test_nginx_listens_on_the_directors_address_not_on_the_vip(host):
     variables = host.ansible.get_variables()
     assert host.socket("tcp://%s:443" % variables["lab_ipv4"]).is_listening
     assert not host.socket("tcp://0.0.0.0:443").is_listening
-    assert not host.socket("tcp://%s:443" % variables["tls_vip"]).is_listening
+    assert not host.socket("tcp://%s:443" % TLS_VIP).is_listening
     assert host.service("nginx").is_enabled
 
 
