@@ -536,7 +536,7 @@ def director_plan(cluster, host, facts, options):
     - ``kernel_modules``: IPVS, the schedulers in use, conntrack for NAT;
     - ``sysctls``: what the options and forwarding methods require, then ``options['sysctls']`` over them;
     - ``masquerade_rules``: the nft rules of the FULLNAT-like mode, one per masqueraded real;
-    - ``boot_files`` (dest, content): the ipvsadm restore file, and the marks' nft script when nftables keeps them;
+    - ``boot_files`` (path, content; entries of lvs.cluster.config_files): the ipvsadm restore file, and the marks' nft script when nftables keeps them;
     - ``netstate``: the configuration of the boot-time ``lvs-netstate`` unit (VIPs unless VRRP holds them,
       sysctls, nft files, the restore file when the netlink engine owns the table, connection timeouts);
     - ``own_addresses``: the host's addresses (the preflight's NAT gateway check);
@@ -573,9 +573,9 @@ def director_plan(cluster, host, facts, options):
 
     # The iptables backend keeps its own rules (iptables-persistent's job), nftables ones are restored at boot.
     persist_marks = bool(opts["persist"] and config["marks"] and opts["fwmark_backend"] != "iptables")
-    boot_files = [{"dest": files["rules"], "content": config["ipvsadm_rules"]}]
+    boot_files = [{"path": files["rules"], "content": config["ipvsadm_rules"]}]
     if persist_marks:
-        boot_files.append({"dest": files["fwmark"], "content": render_nft_boot_script(config["marks"])})
+        boot_files.append({"path": files["fwmark"], "content": render_nft_boot_script(config["marks"])})
 
     kernel_modules = ["ip_vs"] + ["ip_vs_" + name for name in config["schedulers"]]
     if uses_nat:

@@ -416,7 +416,7 @@ def test_director_plan_of_dr_loads_ipvs_and_the_schedulers_and_restores_the_tabl
     result = plan([web(), web(name="web-rr", vip="192.0.2.101", scheduler="rr")], vip_interface="eth1")
     assert result["kernel_modules"] == ["ip_vs", "ip_vs_rr", "ip_vs_wrr"]
     assert result["sysctls"] == {"net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.vs.expire_quiescent_template": "1"}
-    assert result["boot_files"] == [{"dest": FILES["rules"], "content": result["ipvsadm_rules"]}]
+    assert result["boot_files"] == [{"path": FILES["rules"], "content": result["ipvsadm_rules"]}]
     assert result["masquerade"] is False and result["masquerade_rules"] == []
     assert result["netstate"] == {
         "addresses": [{"address": "192.0.2.100", "prefix": 32, "family": "ipv4", "device": "eth1"},
@@ -448,11 +448,11 @@ def test_director_plan_of_nat_forwards_tracks_and_masquerades_both_families():
 def test_director_plan_restores_marks_with_nftables_only():
     entries = [web(fwmark=1, fwmark_ports=[80, 443], port=None, persistent=600)]
     nft = plan(entries)
-    assert [item["dest"] for item in nft["boot_files"]] == [FILES["rules"], FILES["fwmark"]]
+    assert [item["path"] for item in nft["boot_files"]] == [FILES["rules"], FILES["fwmark"]]
     assert "lvs.cluster fwmark 1 web" in nft["boot_files"][1]["content"]
     assert nft["netstate"]["nft_files"] == [FILES["fwmark"]]
     iptables = plan(entries, fwmark_backend="iptables")
-    assert [item["dest"] for item in iptables["boot_files"]] == [FILES["rules"]]
+    assert [item["path"] for item in iptables["boot_files"]] == [FILES["rules"]]
     assert iptables["netstate"]["nft_files"] == []
 
 
