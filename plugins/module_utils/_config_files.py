@@ -72,8 +72,9 @@ def _validate(module, entry, content):
     finally:
         os.unlink(temporary)
     if rc != 0:
-        raise ConfigFilesError("files: the new %s fails its validate command %r (exit %d): %s"
-                               % (entry["path"], entry["validate"], rc, (err or out).strip()))
+        output = (err or out).strip()
+        raise ConfigFilesError("files: the new %s fails its validate command %r (exit %d)%s"
+                               % (entry["path"], entry["validate"], rc, ": " + output if output else ""))
 
 
 def _write(module, path, content):
