@@ -29,6 +29,8 @@ PACKAGES = [
     # debootstrap does not resolve virtual packages: perl-openssl-abi-3 (for ldirectord) and
     # python3-cffi-backend-api-* (for python3-cryptography, which community.crypto needs) come from these.
     "perl-openssl-defaults", "python3-cffi-backend",
+    # BGP for the scale-out directors (and the ecmp topology's router, which the scenario configures).
+    "bird2",
 ]
 
 # Services the roles enable themselves; apache2 and nginx both want port 80.
@@ -36,7 +38,7 @@ DISABLED_UNITS = [
     "apache2.service", "nginx.service", "keepalived.service", "ldirectord.service",
     "systemd-networkd-wait-online.service", "apt-daily.timer", "apt-daily-upgrade.timer",
     "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "man-db.timer",
-    "apache-htcacheclean.service",
+    "apache-htcacheclean.service", "bird.service",
 ]
 ENABLED_UNITS = ["systemd-networkd.service", "ssh.service"]
 

@@ -95,8 +95,9 @@ def _keepalived_tunnel(real):
     return " ".join(words)
 
 
-def render_keepalived_services(services):
-    """The ``virtual_server`` blocks of keepalived.conf for the ``EngineService`` list."""
+def render_keepalived_services(services, quorum=None):
+    """The ``virtual_server`` blocks of keepalived.conf for the ``EngineService`` list; ``quorum``: extra lines per
+    service key (the ECMP mode's quorum and its hooks, ``_bgp_config.quorum_settings``)."""
     lines = []
     for item in services:
         service = item.service
@@ -122,6 +123,7 @@ def render_keepalived_services(services):
         if item.sorry_server:
             address, port = item.sorry_server
             body.append("    sorry_server %s %d" % (address, port if port is not None else (key.port or 0)))
+        body += (quorum or {}).get(key, [])
         for real in service.reals:
             check = item.check_of(real)
             real_body = ["        weight %d" % real.weight]
@@ -246,8 +248,9 @@ def parse_vrrp(params, path="director_ha"):
                 sync_daemon=bool(params.get("sync_daemon", True)), notify=params.get("notify"))
 
 
-def render_keepalived(services, router_id, vrrp=None):
-    """The whole keepalived.conf: global_defs, the VRRP instance (if any) and the virtual servers."""
+def render_keepalived(services, router_id, vrrp=None, quorum=None):
+    """The whole keepalived.conf: global_defs, the VRRP instance (if any) and the virtual servers (``quorum``: see
+    ``render_keepalived_services``)."""
     lines = []
     defs = ["    router_id %s" % router_id, "    enable_script_security", "    script_user root"]
     if vrrp and vrrp.sync_daemon:
@@ -281,4 +284,4 @@ def render_keepalived(services, router_id, vrrp=None):
             body.append('    notify "%s"' % vrrp.notify)
         _block(lines, "vrrp_instance %s" % vrrp.name, body, 0)
         lines.append("")
-    return "\n".join(lines) + "\n" + render_keepalived_services(services)
+    return "\n".join(lines) + "\n" + render_keepalived_services(services, quorum)

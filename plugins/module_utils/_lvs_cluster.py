@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import ipaddress
 import json
 from dataclasses import replace
@@ -39,6 +40,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import
     render_keepalived,
     render_ldirectord,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils import _bgp_config
 from ansible_collections.lvs.cluster.plugins.module_utils._fwmark_nft import render_nft_boot_script
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import render_rules
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import (
@@ -431,7 +433,7 @@ def resolve_vip_interface(vip_interface, host, interfaces, default_interface):
 
 
 def director_config(cluster, host=None, vip_interface="", interfaces=None, default_interface=None, timeouts=None,
-                    drained=(), engine="netlink", vrrp=None):
+                    drained=(), engine="netlink", vrrp=None, ecmp=None):
     """What a director needs: the VIPs to hold, the marking rules, the forwarding methods in use, the IPVS table
     (``services`` for lvs.cluster.ipvs_table, ``ipvsadm_rules`` for the boot restore) with the reals of the hosts in
     ``drained`` (the admin state) at weight 0.
@@ -444,11 +446,23 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     checks), ``keepalived`` or ``ldirectord``, whose whole configuration is returned as ``engine_config``, with the
     drained reals at weight 0 too. ``vrrp`` (keepalived only: the HA options resolved for this director, see
     ``_engine_configs.parse_vrrp``) adds the VRRP instance that holds the VIPs.
+
+    ``ecmp`` (keepalived only: ``low_watermark``, ``high_watermark``, ``kernel_table``) is the scale-out mode of
+    ``_bgp_config``: the description is checked for it (``check_ecmp``) and every virtual server gets the quorum that
+    adds and deletes its VIP's route in the kernel table BIRD announces from.
     """
     # Imported here: the module glue is only needed for this check, and it keeps this file's imports light.
     from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_module import timeouts_from_params
 
     checked_timeouts = timeouts_from_params(timeouts or None, "director_timeouts")
+    if ecmp:
+        if engine != "keepalived":
+            raise IpvsValidationError("director_engine", engine, "must be keepalived with director_bgp_neighbors: "
+                                      "its quorum decides when the VIPs are announced")
+        if vrrp:
+            raise IpvsValidationError("director_ha", "(set)", "cannot be used with director_bgp_neighbors: every "
+                                      "director is active, the router shares the VIPs among them by ECMP")
+        _bgp_config.check_ecmp(cluster)
     cluster, drained_unknown = drain(cluster, list(drained or ()))
     host_addresses = addresses_by_host(cluster)
     vips = sorted(set((item.vip, item.family) for item in cluster))
@@ -495,13 +509,19 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     services = engine_services(cluster, engine)  # refuses what the engine cannot express, netlink too
     config["engine"] = engine
     config["engine_config"] = ""
+    quorum = None
+    if ecmp:
+        # From the drained table: a drained real's weight does not count towards the quorum.
+        quorum = _bgp_config.quorum_settings([(item.vip, item.service) for item in cluster],
+                                             ecmp.get("low_watermark"), ecmp.get("high_watermark"),
+                                             ecmp.get("kernel_table"))
     if engine == "keepalived":
         checked_vrrp = None
         if vrrp:
             checked_vrrp = parse_vrrp(dict(vrrp, interface=config.get("vip_interface", vip_interface),
                                            vips=[(vip["address"], vip["prefix"], vip["family"])
                                                  for vip in config["vips"]]))
-        config["engine_config"] = render_keepalived(services, host or "director", checked_vrrp)
+        config["engine_config"] = render_keepalived(services, host or "director", checked_vrrp, quorum)
     elif engine == "ldirectord":
         if vrrp:
             raise IpvsValidationError("director_ha", "(set)", "needs director_engine keepalived: ldirectord has no "
@@ -522,10 +542,42 @@ DIRECTOR_PLAN_DEFAULTS = {
     "sysctls": {},
     "persist": True,
     "fwmark_backend": "auto",
+    # The scale-out mode (director_bgp_*: neighbors, as, router_id, kernel_table, low_watermark, high_watermark);
+    # off while it has no neighbors.
+    "bgp": None,
     # Where the director keeps the files it restores at boot, and keepalived's default VRRP notify hook (used when
     # the HA options name none) - roles/director/vars/main.yml.
     "files": {"rules": "", "fwmark": "", "nat_nft": "", "vrrp_notify": ""},
 }
+
+# The sysctls of the scale-out mode: a director that ECMP sends the middle of a flow (another director had it)
+# forwards it (sloppy_tcp); ICMP errors such as "fragmentation needed" reach the real server of their flow
+# (schedule_icmp); and the VIPs on lo are never answered for by ARP, as on a DR real server.
+ECMP_SYSCTLS = {
+    "net.ipv4.vs.sloppy_tcp": "1",
+    "net.ipv4.vs.schedule_icmp": "1",
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+}
+
+
+# The boot-time unit that puts the director's VIPs on lo and sets its sysctls (the netstate role, netstate_name
+# director): keepalived starts after it in the scale-out mode.
+NETSTATE_UNIT = "lvs-netstate@director.service"
+
+
+def _bgp_options(bgp, facts):
+    """The director_bgp_* options as ``_bgp_config`` takes them, or None when the mode is off (no neighbors)."""
+    if not bgp or not bgp.get("neighbors"):
+        return None
+    params = dict(bgp)
+    if not params.get("router_id"):
+        params["router_id"] = (facts.get("default_ipv4") or {}).get("address")
+    for name, default in (("as", None), ("low_watermark", 0.5), ("high_watermark", None),
+                          ("kernel_table", _bgp_config.DEFAULT_KERNEL_TABLE)):
+        if params.get(name) in (None, ""):
+            params[name] = default
+    return params
 
 
 def director_plan(cluster, host, facts, options):
@@ -540,7 +592,10 @@ def director_plan(cluster, host, facts, options):
     - ``netstate``: the configuration of the boot-time ``lvs-netstate`` unit (VIPs unless VRRP holds them,
       sysctls, nft files, the restore file when the netlink engine owns the table, connection timeouts);
     - ``own_addresses``: the host's addresses (the preflight's NAT gateway check);
-    - ``vrrp_notify``: the VRRP notify hook keepalived runs (empty without VRRP).
+    - ``vrrp_notify``: the VRRP notify hook keepalived runs (empty without VRRP);
+    - ``bgp``: the scale-out mode's files (``bird_config``, ``keepalived_dropin``), empty when it is off;
+    - ``table_digest``: a hash of the described table (drained reals at weight 0), equal on directors that
+      program the same table.
     """
     unknown = sorted(set(options) - set(DIRECTOR_PLAN_DEFAULTS))
     if unknown:
@@ -551,9 +606,16 @@ def director_plan(cluster, host, facts, options):
     vrrp = None
     if opts["vrrp"]:
         vrrp = dict(opts["vrrp"], notify=opts["vrrp"].get("notify") or files["vrrp_notify"] or None)
+    bgp = _bgp_options(opts["bgp"], facts)
     config = director_config(cluster, host, opts["vip_interface"] or "", facts.get("interfaces"),
                              (facts.get("default_ipv4") or {}).get("interface", ""), opts["timeouts"],
-                             opts["drained"] or (), opts["engine"], vrrp)
+                             opts["drained"] or (), opts["engine"], vrrp, bgp)
+    bgp_files = {}
+    if bgp:
+        speaker = _bgp_config.parse_bgp(bgp, [vip["address"] for vip in config["vips"]])
+        bgp_files = {"bird_config": _bgp_config.render_bird(speaker),
+                     "keepalived_dropin": _bgp_config.render_keepalived_dropin(speaker.kernel_table, [NETSTATE_UNIT]),
+                     "router_id": speaker.router_id}
     uses_nat = "nat" in config["forwarding_methods"]
     uses_ipv6 = any(vip["family"] == "ipv6" for vip in config["vips"])
     masquerade = bool(config["masquerade_reals"])
@@ -569,6 +631,8 @@ def director_plan(cluster, host, facts, options):
             sysctls["net.ipv6.conf.all.forwarding"] = "1"
     if masquerade:
         sysctls["net.ipv4.vs.conntrack"] = "1"
+    if bgp:
+        sysctls.update(ECMP_SYSCTLS)
     sysctls.update(opts["sysctls"] or {})
 
     # The iptables backend keeps its own rules (iptables-persistent's job), nftables ones are restored at boot.
@@ -588,8 +652,10 @@ def director_plan(cluster, host, facts, options):
                              for real in config["masquerade_reals"]],
         "boot_files": boot_files,
         "netstate": {
-            # With VRRP, keepalived holds the VIPs on the active director only.
-            "addresses": [] if vrrp else [dict(vip, device=config.get("vip_interface", "")) for vip in config["vips"]],
+            # With VRRP, keepalived holds the VIPs on the active director only; with ECMP every director holds them on
+            # lo (the router sends them by the BGP next hop, nobody asks ARP or ND for them).
+            "addresses": [] if vrrp else [dict(vip, device="lo" if bgp else config.get("vip_interface", ""))
+                                          for vip in config["vips"]],
             "sysctls": sysctls,
             "nft_files": ([files["fwmark"]] if persist_marks else []) + ([files["nat_nft"]] if masquerade else []),
             # An engine restores its own table when its service starts at boot.
@@ -599,6 +665,8 @@ def director_plan(cluster, host, facts, options):
         "own_addresses": list(facts.get("all_ipv4_addresses") or []) + list(facts.get("all_ipv6_addresses") or []),
         # keepalived's hook for VRRP transitions (director_ha's notify), empty without VRRP.
         "vrrp_notify": (vrrp or {}).get("notify") or "",
+        "bgp": bgp_files,
+        "table_digest": hashlib.sha256(config["ipvsadm_rules"].encode()).hexdigest(),
     })
     return config
 

@@ -39,6 +39,29 @@ KEEPALIVED_ONLY = [
 ]
 
 
+# The scale-out mode (director_bgp_*): a VIP with two virtual servers (the hook), an IPv6 VIP with one.
+ECMP_CHECK = {"type": "tcp", "port": 8080, "interval": 1, "on_failure": "quiescent"}
+ECMP = [
+    {"name": "web", "vip": "203.0.113.100", "port": 80, "scheduler": "mh", "scheduler_flags": ["mh-fallback", "mh-port"],
+     "real_server_group": "realservers", "health_check": ECMP_CHECK},
+    {"name": "web-8080", "vip": "203.0.113.100", "port": 8080, "scheduler": "mh", "scheduler_flags": ["mh-fallback"],
+     "real_server_group": "realservers", "health_check": ECMP_CHECK},
+    {"name": "web6", "vip": "2001:db8:30::100", "port": 80, "scheduler": "mh", "scheduler_flags": ["mh-fallback"],
+     "real_servers": [{"address": "2001:db8:20::21"}], "health_check": ECMP_CHECK},
+]
+ECMP_BGP = {"as": 65010, "low_watermark": 0.5, "high_watermark": 1,
+            "neighbors": [{"address": "192.0.2.1", "as": 65000, "hold_time": 9, "keepalive_time": 3,
+                           "error_wait": [5, 30], "password": "lab-secret"},
+                          {"address": "2001:db8:20::1", "as": 65000}]}
+
+
+def ecmp(what, host):
+    facts = {"default_ipv4": {"address": "192.0.2.11", "interface": "eth1"}}
+    plan = cluster.director_plan(cluster.parse_cluster(ECMP, HOSTVARS, GROUPS), host, facts,
+                                 {"engine": "keepalived", "bgp": ECMP_BGP, "drained": ["rs2"]})
+    sys.stdout.write(plan["engine_config"] if what == "ecmp-keepalived" else plan["bgp"]["bird_config"])
+
+
 def main(engine, interface):
     entries = COMMON + (KEEPALIVED_ONLY if engine == "keepalived" else [])
     vrrp = ({"virtual_router_id": 51, "priority": 150, "source": "192.0.2.10", "peers": ["192.0.2.11"],
@@ -49,4 +72,7 @@ def main(engine, interface):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1].startswith("ecmp-"):
+        ecmp(sys.argv[1], sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])
