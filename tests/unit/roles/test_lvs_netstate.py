@@ -64,6 +64,7 @@ class FakeHost(object):
         self.ipvs_timeouts = [900, 120, 300]  # the kernel's defaults
         self.nft_tables = []
         self.nft_bad = set()
+        self.ipvs_sysctls_on_first_use = {}
         self.fail = {}  # command prefix -> stderr: the command fails
         self.log = []
         self.watch = None  # called after every command (invariants)
@@ -114,7 +115,7 @@ class FakeHost(object):
         """The commands from log[since:] that change the host (everything but show, nft -c, ipvsadm -Sn)."""
         return [cmd for cmd in self.log[since:]
                 if "show" not in cmd and cmd[:2] != ("nft", "-c")
-                and cmd not in (("ipvsadm", "-Sn"), ("ipvsadm", "-L", "--timeout"))]
+                and cmd not in (("ipvsadm", "-Sn"), ("ipvsadm", "-Ln"), ("ipvsadm", "-L", "--timeout"))]
 
     # -- the commands -----------------------------------------------------------------------------------------
     def run(self, *args, check=True, stdin=None):
@@ -141,6 +142,11 @@ class FakeHost(object):
             if args[1] != "-c":
                 self.nft_tables.append(path)
             return result(args)
+        if args == ("ipvsadm", "-Ln"):
+            # IPVS used for the first time in this network namespace: its net.ipv4.vs.* sysctls appear.
+            for name, value in self.ipvs_sysctls_on_first_use.items():
+                self.set_sysctl(name, value)
+            return result(args, stdout="IP Virtual Server version 1.2.1 (size=4096)\n")
         if args == ("ipvsadm", "-Sn"):
             return result(args, stdout=self.ipvs)
         if args == ("ipvsadm", "-R"):
@@ -896,3 +902,17 @@ def test_a_batch_that_fails_part_way_at_boot_keeps_the_addresses_before_it(host,
     assert "failed at address 198.19.0.2/32 on lo: ip -batch - failed: RTNETLINK answers: Permission denied" in err
     assert host.devices["lo"]["addresses"] == {"198.19.0.1/32"}
     assert [entry["address"] for entry in node.applied()["addresses"]] == ["198.19.0.1"]
+
+
+def test_the_ipvs_sysctls_of_a_namespace_where_ipvs_is_not_used_yet_are_applied(host, node, capsys):
+    # A director whose engine (keepalived) starts after lvs-netstate: its namespace has no net.ipv4.vs.* yet.
+    host.proc.joinpath("net", "ipv4", "vs", "expire_nodest_conn").unlink()
+    host.ipvs_sysctls_on_first_use = {"net.ipv4.vs.expire_nodest_conn": "0", "net.ipv4.vs.sloppy_tcp": "0"}
+    node.write(director("eth1", sysctls={"net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.vs.sloppy_tcp": "1"}))
+    assert node("start", capsys) == (0, "")
+    assert ("ipvsadm", "-Ln") in host.log
+    assert host.sysctl("net.ipv4.vs.sloppy_tcp") == "1"
+    assert host.sysctl("net.ipv4.vs.expire_nodest_conn") == "1"
+    since = len(host.log)
+    assert node("reload", capsys) == (0, "")
+    assert ("ipvsadm", "-Ln") not in host.log[since:]  # they exist now: no listing

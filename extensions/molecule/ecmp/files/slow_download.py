@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Download http://HOST/PATH slowly over one TCP connection: a small receive buffer and paced reads keep the
 connection open for about SIZE / RATE seconds, with packets flowing all the time (curl's --limit-rate does not pace
 the connection here: the kernel's receive buffer takes the whole file at once). Prints "STATUS BYTES exit 0"."""
@@ -21,6 +20,6 @@ while True:
         break
     data += block
     time.sleep(max(0.0, len(block) / rate - (time.monotonic() - started)))
-head, _, body = data.partition(b"\r\n\r\n")
-status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "000"
+head, separator, body = data.partition(b"\r\n\r\n")
+status = head.split(b" ", 2)[1].decode() if separator and head.startswith(b"HTTP/") else "000"
 print("%s %d exit 0" % (status, len(body)))
