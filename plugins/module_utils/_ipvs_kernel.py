@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import os
 
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import (
     DEFAULT_BATCH,
@@ -142,6 +143,46 @@ def operation_error_message(action, service, real, error):
                 "real without tunnel forwarding or while a sync daemon runs, a GUE tunnel without port, or a "
                 "persistence prefix out of range" % what)
     return "%s %s failed: %s" % (action.replace("_", " "), what, error)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kernel modules: can the kernel load a scheduler before we ask it to?
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _module_name(path_or_name):
+    """``kernel/net/netfilter/ipvs/ip_vs_rr.ko.xz`` -> ``ip_vs_rr`` (kmod treats - and _ alike)."""
+    name = os.path.basename(path_or_name.strip())
+    if ".ko" in name:
+        name = name[:name.index(".ko")]
+    return name.replace("-", "_")
+
+
+def _module_names(path, field):
+    """The module names a kmod index file lists (one per line; ``field`` 0 of a space- or colon-separated
+    line); None when the file cannot be read."""
+    try:
+        with open(path) as handle:
+            return set(_module_name(line.replace(":", " ").split()[field]) for line in handle if line.strip())
+    except (IOError, OSError):
+        return None
+
+
+def missing_kernel_modules(names, root="/", release=None):
+    """Of the kernel modules ``names``, those the running kernel has neither loaded (/proc/modules), built in
+    (modules.builtin) nor installed (modules.dep of /lib/modules/RELEASE), sorted; ``(release, missing)``.
+
+    ``missing`` is None when the host cannot say (no readable modules.dep, as in a container without the host's
+    module tree): the kernel then answers for itself when the operation is sent.
+    """
+    release = release or os.uname()[2]
+    module_dir = os.path.join(root, "lib", "modules", release)
+    installed = _module_names(os.path.join(module_dir, "modules.dep"), 0)
+    if installed is None:
+        return release, None
+    known = installed | (_module_names(os.path.join(module_dir, "modules.builtin"), 0) or set())
+    known |= _module_names(os.path.join(root, "proc", "modules"), 0) or set()
+    return release, sorted(set(_module_name(name) for name in names) - known)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -329,6 +370,11 @@ class IpvsKernel:
                 except NetlinkDecodeError as exc:
                     raise self._error("reading IPVS information", exc)
         raise IpvsKernelError("reading IPVS information: the kernel sent no answer")
+
+    def missing_modules(self, names):
+        """``(kernel release, the modules of names this kernel cannot load)``; the list is None when the host
+        does not say (see :func:`missing_kernel_modules`)."""
+        return missing_kernel_modules(names)
 
     def timeouts(self):
         for cmd, attrs in self._request(wire.get_config(), "reading IPVS timeouts"):

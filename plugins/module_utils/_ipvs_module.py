@@ -51,6 +51,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_plan import (
     apply_operations,
     count_operations,
     describe_timeouts,
+    kernel_modules_needed,
     merge_timeouts,
     plan_real,
     plan_service,
@@ -300,11 +301,29 @@ def writer_lock(module, what, timeout):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def refuse_missing_kernel_modules(module, kernel, operations):
+    """Fail, before any change and in check mode too, when a scheduler or persistence engine the operations need
+    is a module this kernel does not have: the kernel would refuse the service only once the operations before
+    it in the batch were applied."""
+    needed = kernel_modules_needed(operations)
+    if not needed:
+        return
+    release, missing = kernel.missing_modules(sorted(needed))
+    if not missing:
+        return
+    problems = ["%s of service %s is not available: kernel %s has no module %s (not loaded, not built in, not in "
+                "/lib/modules/%s)" % (needed[name][0], needed[name][1].key, release, name, release)
+                for name in missing]
+    module.fail_json(msg="%s; nothing was changed" % "; ".join(problems), changed=False, operations=[],
+                     missing_kernel_modules=missing)
+
+
 def execute(module, kernel, operations, current, timeouts=None, current_timeouts=None,
             batch_size=DEFAULT_BATCH_SIZE):
     """Apply ``operations`` (and set ``timeouts``, a Timeouts or None) unless check mode; return the common
     result: changed, operations (what was or would be done, in words) and, with --diff, the changed objects
     before and after in ipvsadm notation (``current`` is the Table the operations start from)."""
+    refuse_missing_kernel_modules(module, kernel, operations)
     words = [str(operation) for operation in operations]
     if timeouts is not None:
         words.append(describe_timeouts(timeouts))

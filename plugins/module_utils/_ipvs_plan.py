@@ -213,6 +213,23 @@ def plan_table(current, desired, purge, remove=()):
     return sort_operations(operations)
 
 
+def kernel_modules_needed(operations):
+    """The kernel modules the service operations make the kernel load: ``{module: (what, service)}`` with
+    ``what`` like ``scheduler 'twos'``, for each scheduler and persistence engine a service gets (new, or changed
+    by an edit), first service first."""
+    needed = {}
+    for operation in operations:
+        if operation.action not in (ADD_SERVICE, EDIT_SERVICE):
+            continue
+        service, previous = operation.service, operation.previous
+        if previous is None or previous.scheduler != service.scheduler:
+            needed.setdefault("ip_vs_%s" % service.scheduler, ("scheduler '%s'" % service.scheduler, service))
+        if service.pe_name and (previous is None or previous.pe_name != service.pe_name):
+            needed.setdefault("ip_vs_pe_%s" % service.pe_name,
+                              ("persistence engine '%s'" % service.pe_name, service))
+    return needed
+
+
 def plan_timeouts(current, desired):
     """The Timeouts to set so that ``current`` has every non-zero value of ``desired``, or None if it does.
 

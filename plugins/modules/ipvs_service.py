@@ -184,6 +184,15 @@ service:
         weight: 1
         u_threshold: 0
         l_threshold: 0
+missing_kernel_modules:
+  description:
+    - On failure because the scheduler or persistence engine is a kernel module the managed host's kernel does not
+      have (for example C(ip_vs_twos) before Linux 6.2), those modules; nothing was changed, in check mode either.
+      See RV(lvs.cluster.ipvs_table#module:missing_kernel_modules).
+  returned: failure
+  type: list
+  elements: str
+  sample: [ip_vs_twos]
 operations:
   description: What was done (in check mode, what would be done), in order, in words.
   returned: always

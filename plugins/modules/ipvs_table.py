@@ -302,6 +302,17 @@ operations:
     - add real 192.0.2.21:443 to TCP 192.0.2.10:443 (dr, weight 1)
     - edit real 192.0.2.22:80 of TCP 192.0.2.10:80 (weight 1 -> 2)
     - delete service UDP 192.0.2.10:53
+missing_kernel_modules:
+  description:
+    - On failure because a scheduler or persistence engine the task would give a service is a kernel module the
+      managed host's kernel does not have (for example C(ip_vs_twos) before Linux 6.2), those modules. The task
+      fails before any change, in check mode too; the message names each service and scheduler.
+    - The module looks in C(/proc/modules), C(/lib/modules/RELEASE/modules.builtin) and C(modules.dep); where the
+      host has no C(modules.dep) (some containers) it does not check and the kernel's own answer fails the task.
+  returned: failure
+  type: list
+  elements: str
+  sample: [ip_vs_twos]
 counts:
   description: How many operations of each kind.
   returned: success

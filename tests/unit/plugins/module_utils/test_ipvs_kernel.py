@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_wire as wire
 from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_kernel import (
-    IpvsKernel, IpvsKernelError, IpvsOperationError, IpvsPermissionError, IpvsUnavailable,
+    IpvsKernel, IpvsKernelError, IpvsOperationError, IpvsPermissionError, IpvsUnavailable, missing_kernel_modules,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_plan as plan
 from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
@@ -574,3 +574,54 @@ def test_a_writer_racing_the_dumps_cannot_make_the_plan_touch_what_it_did_not_re
     assert (TCP81, None) not in touched
     assert not any(address == "198.51.100.99" for _key, address in touched)
     assert TCP81 not in [service.key for service in current.services]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kernel modules: what the kernel can load, read from kmod's index files
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _module_tree(tmp_path, release="6.1.0-50-amd64", dep=None, builtin=None, loaded=None):
+    module_dir = tmp_path / "lib" / "modules" / release
+    module_dir.mkdir(parents=True)
+    if dep is not None:
+        (module_dir / "modules.dep").write_text(dep)
+    if builtin is not None:
+        (module_dir / "modules.builtin").write_text(builtin)
+    if loaded is not None:
+        (tmp_path / "proc").mkdir()
+        (tmp_path / "proc" / "modules").write_text(loaded)
+    return str(tmp_path)
+
+
+def test_missing_kernel_modules_reads_installed_builtin_and_loaded_modules(tmp_path):
+    root = _module_tree(
+        tmp_path,
+        dep="kernel/net/netfilter/ipvs/ip_vs.ko.xz: kernel/net/netfilter/nf_conntrack.ko.xz\n"
+            "kernel/net/netfilter/ipvs/ip_vs_rr.ko.xz: kernel/net/netfilter/ipvs/ip_vs.ko.xz\n"
+            "kernel/net/netfilter/ipvs/ip_vs_pe_sip.ko: kernel/net/netfilter/ipvs/ip_vs.ko.xz\n\n",
+        builtin="kernel/net/netfilter/ipvs/ip_vs_wlc.ko\n",
+        loaded="ip_vs_mh 16384 1 - Live 0x0000000000000000\n")
+    release, missing = missing_kernel_modules(
+        ["ip_vs_rr", "ip_vs_wlc", "ip_vs_mh", "ip_vs_pe_sip", "ip_vs_twos", "ip_vs-ovf"], root=root,
+        release="6.1.0-50-amd64")
+    assert release == "6.1.0-50-amd64"
+    assert missing == ["ip_vs_ovf", "ip_vs_twos"]
+
+
+def test_missing_kernel_modules_is_unknown_without_a_module_index(tmp_path):
+    root = _module_tree(tmp_path, loaded="ip_vs 1 0 - Live 0x0\n")
+    assert missing_kernel_modules(["ip_vs_twos"], root=root, release="6.1.0-50-amd64") == ("6.1.0-50-amd64", None)
+    assert missing_kernel_modules(["ip_vs_twos"], root=root, release="6.12.0-1-amd64") == ("6.12.0-1-amd64", None)
+
+
+def test_kernel_modules_needed_names_new_and_changed_schedulers_and_engines_only():
+    key = ServiceKey(family="ipv4", protocol="udp", address="192.0.2.10", port=5060)
+    current = Service(key=key, scheduler="rr", persistent=60, pe_name="sip")
+    edited = replace(current, scheduler="twos")
+    added = Service(key=replace(key, port=5061), scheduler="rr", persistent=60, pe_name="sip")
+    needed = plan.kernel_modules_needed(
+        plan.plan_service(current, edited, manage_reals=False) + plan.plan_service(None, added, manage_reals=False)
+        + plan.plan_service(current, replace(current, persistent=120), manage_reals=False))
+    assert needed == {"ip_vs_twos": ("scheduler 'twos'", edited), "ip_vs_rr": ("scheduler 'rr'", added),
+                      "ip_vs_pe_sip": ("persistence engine 'sip'", added)}

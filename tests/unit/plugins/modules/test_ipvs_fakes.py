@@ -70,7 +70,7 @@ class FakeKernel:
     one per read (the last one repeats), to script draining.
     """
 
-    def __init__(self, services=(), timeouts=None, unavailable=False, fail_on=None, daemons=()):
+    def __init__(self, services=(), timeouts=None, unavailable=False, fail_on=None, daemons=(), missing=()):
         self.table = Table(services=tuple(services))
         self.current_timeouts = timeouts or Timeouts(tcp=900, tcp_fin=120, udp=300)
         self.unavailable = unavailable
@@ -84,6 +84,8 @@ class FakeKernel:
         self.closed = 0
         self.reads_with_stats = []
         self.reads_only = []     # the ``only`` of every read_table()
+        self.missing = missing   # kernel modules the fake kernel lacks (None: it cannot tell)
+        self.module_queries = []  # every missing_modules() argument
 
     # context manager
     def __enter__(self):
@@ -133,6 +135,12 @@ class FakeKernel:
 
     def info(self):
         return {"version": "1.2.1", "version_code": 66049, "conn_tab_size": 4096}
+
+    def missing_modules(self, names):
+        self.module_queries.append(list(names))
+        if self.missing is None:
+            return "6.1.0-fake", None
+        return "6.1.0-fake", sorted(set(names) & set(self.missing))
 
     def timeouts(self):
         return self.current_timeouts

@@ -160,6 +160,32 @@ class TestChange:
         assert "scheduler 'twos' is not available" in result["msg"]
         assert "applied before the failure: add service TCP 192.0.2.10:80 (wlc)" in result["msg"]
 
+    @pytest.mark.parametrize("check_mode", [False, True])
+    def test_a_scheduler_the_kernel_lacks_fails_before_any_change(self, monkeypatch, check_mode):
+        kernel = FakeKernel(missing=["ip_vs_twos", "ip_vs_pe_sip"])
+        services = [dict(address="192.0.2.10", port=80, reals=[dict(address="192.0.2.21")]),
+                    dict(address="192.0.2.10", port=81, scheduler="twos"),
+                    dict(protocol="udp", address="192.0.2.10", port=5060, persistent=60, pe_name="sip")]
+        result = run(dict(services=services), kernel, monkeypatch, check_mode=check_mode)
+        assert result["failed"] is True and result["changed"] is False and result["operations"] == []
+        assert kernel.writes == 0 and kernel.table.services == ()
+        assert kernel.module_queries == [["ip_vs_pe_sip", "ip_vs_twos", "ip_vs_wlc"]]
+        assert result["missing_kernel_modules"] == ["ip_vs_pe_sip", "ip_vs_twos"]
+        assert result["msg"] == (
+            "persistence engine 'sip' of service UDP 192.0.2.10:5060 is not available: kernel 6.1.0-fake has no "
+            "module ip_vs_pe_sip (not loaded, not built in, not in /lib/modules/6.1.0-fake); scheduler 'twos' of "
+            "service TCP 192.0.2.10:81 is not available: kernel 6.1.0-fake has no module ip_vs_twos (not loaded, "
+            "not built in, not in /lib/modules/6.1.0-fake); nothing was changed")
+
+    def test_only_new_schedulers_are_looked_up_and_an_unknown_answer_lets_the_kernel_decide(self, monkeypatch):
+        kernel = FakeKernel(services=[svc(tcp("192.0.2.10", 80), scheduler="rr")], missing=None)
+        services = [dict(address="192.0.2.10", port=80, scheduler="rr", reals=[dict(address="192.0.2.21")]),
+                    dict(address="192.0.2.10", port=81, scheduler="twos")]
+        result = run(dict(services=services), kernel, monkeypatch)
+        assert result["changed"] is True and not result.get("failed")
+        assert kernel.module_queries == [["ip_vs_twos"]]
+        assert kernel.table.get(tcp("192.0.2.10", 81)).scheduler == "twos"
+
 
 class TestTimeouts:
     def test_only_given_timeouts_are_set(self, monkeypatch):
