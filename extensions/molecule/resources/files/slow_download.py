@@ -5,7 +5,7 @@ reads keep the connection open for about SIZE / RATE seconds, with packets flowi
 --limit-rate does not do that here: the kernel's receive buffer takes the whole file at once and curl only reads it
 slowly, so the connection is over in a second or two.) The body goes to FILE if given. Prints "STATUS BYTES exit N"
 like the scenarios' curl -w did; N (also the exit status) is 0 for a 200 answer read to its end, 22 for another
-status (curl -f), 1 when the connection fails."""
+status (curl -f), 1 when the connection fails (then stderr says when: seconds after the start, bytes read, UTC)."""
 import socket
 import sys
 import time
@@ -13,7 +13,7 @@ import time
 CHUNK = 16384
 
 
-def download(host, path, rate, sink):
+def download(host, path, rate, sink, progress):
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CHUNK)
     sock.settimeout(30)
@@ -32,6 +32,7 @@ def download(host, path, rate, sink):
             head, block = head.split(b"\r\n\r\n", 1)
             status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "000"
         body_bytes += len(block)
+        progress["bytes"] = body_bytes
         if sink:
             sink.write(block)
         time.sleep(max(0.0, len(block) / rate - (time.monotonic() - started)))
@@ -40,11 +41,15 @@ def download(host, path, rate, sink):
 def main(argv):
     host, path, rate = argv[1], argv[2], int(argv[3])
     sink = open(argv[4], "wb") if len(argv) > 4 else None
+    progress = {"bytes": 0, "started": time.monotonic()}
     try:
-        status, size = download(host, path, rate, sink)
+        status, size = download(host, path, rate, sink, progress)
         code = 0 if status == "200" else 22
     except OSError as exc:
-        sys.stderr.write("%s\n" % exc)
+        # When it broke tells which event of a scenario (a failover, a failback) broke it.
+        sys.stderr.write("%s (after %.1f s and %d bytes, at %s)\n" % (
+            exc, time.monotonic() - progress["started"], progress["bytes"],
+            time.strftime("%H:%M:%S", time.gmtime())))
         status, size, code = "000", 0, 1
     finally:
         if sink:
