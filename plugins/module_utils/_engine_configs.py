@@ -197,6 +197,11 @@ def render_ldirectord(services, interval=None):
     return "\n".join(lines)
 
 
+# Seconds a returning director waits before it takes the VIPs back, unless director_ha says otherwise: the sync
+# daemon needs a few seconds to copy the active connections to it (docs/engines.md).
+DEFAULT_PREEMPT_DELAY = 15
+
+
 @dataclass(frozen=True)
 class Vrrp:
     """One VRRP instance holding the director's VIPs (keepalived), checked by ``parse_vrrp``."""
@@ -229,8 +234,11 @@ def parse_vrrp(params, path="director_ha"):
         raise IpvsValidationError(opt("peers"), params.get("peers"), "needs at least one other director")
     if source in peers:
         raise IpvsValidationError(opt("peers"), source, "is this director's own address")
-    preempt_delay = parse_int(params.get("preempt_delay") or 0, opt("preempt_delay"), 0, 1000,
-                              "a delay in seconds (0-1000)")
+    preempt_delay = params.get("preempt_delay")
+    if preempt_delay is None:
+        # A director taking the VIPs back at once resets the connections the sync daemon has not copied to it yet.
+        preempt_delay = 0 if params.get("nopreempt") else DEFAULT_PREEMPT_DELAY
+    preempt_delay = parse_int(preempt_delay, opt("preempt_delay"), 0, 1000, "a delay in seconds (0-1000)")
     if preempt_delay and params.get("nopreempt"):
         raise IpvsValidationError(opt("preempt_delay"), preempt_delay, "has no effect with nopreempt: a director "
                                   "that comes back never takes the VIPs back; set one of the two")

@@ -234,6 +234,20 @@ def test_keepalived_ha_preempt_delay_waits_before_taking_the_vips_back():
     assert "    preempt_delay 5\n" in instance and "nopreempt" not in instance
 
 
+@pytest.mark.parametrize("options, line", [
+    ({}, "    preempt_delay 15\n"),  # the safe default: the sync daemon copies the connections first
+    ({"preempt_delay": 0}, None),  # asked for: at once
+    ({"nopreempt": True}, "    nopreempt\n"),
+])
+def test_keepalived_ha_preempt_delay_defaults_to_15_s_unless_told_otherwise(options, line):
+    from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import parse_vrrp, render_keepalived
+    params = {"interface": "eth1", "virtual_router_id": 51, "priority": 150, "source": "192.0.2.10",
+              "peers": ["192.0.2.11"], "vips": [("192.0.2.100", 32, "ipv4")]}
+    instance = render_keepalived([], "director", parse_vrrp(dict(params, **options))).split("vrrp_instance")[1]
+    preempt_lines = [text + "\n" for text in instance.splitlines() if "preempt" in text]
+    assert preempt_lines == ([line] if line else [])
+
+
 @pytest.mark.parametrize("change, words", [
     ({"priority": 255}, ["director_ha.priority", "255"]),
     ({"virtual_router_id": 0}, ["director_ha.virtual_router_id", "0"]),
