@@ -25,6 +25,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_model import (
     parse_address,
     parse_int,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_rules import service_selector
 from ansible_collections.lvs.cluster.plugins.module_utils._lvs_health import HealthCheck
 
 _KEEPALIVED_METHOD = {"dr": "DR", "nat": "NAT", "tun": "TUN"}
@@ -254,6 +255,25 @@ def parse_vrrp(params, path="director_ha"):
                 vips=tuple(params.get("vips") or ()), nopreempt=bool(params.get("nopreempt")),
                 preempt_delay=preempt_delay, auth_pass=auth_pass,
                 sync_daemon=bool(params.get("sync_daemon", True)), notify=params.get("notify"))
+
+
+# Debian's keepalived.service starts "/usr/sbin/keepalived --dont-fork $DAEMON_ARGS" (DAEMON_ARGS from
+# /etc/default/keepalived); Debian's ipvsadm is /sbin/ipvsadm.
+KEEPALIVED_HA_START = "/usr/sbin/keepalived --dont-fork --dont-release-ipvs $DAEMON_ARGS"
+IPVSADM_COMMAND = "/sbin/ipvsadm"
+
+
+def render_keepalived_ha_dropin(services):
+    """A systemd drop-in for keepalived.service on a VRRP director: keepalived leaves the IPVS services in place
+    when it stops (``--dont-release-ipvs``) and the unit deletes them once it has ended. Without it, keepalived's
+    checker process deleted them while its VRRP process still held the VIPs (the two stop side by side): a packet
+    of an established connection then reached this director's own stack, which reset it, instead of going on to
+    its real server until the backup took the VIPs over (seen in the health scenario's failover by reboot). Once
+    keepalived has ended, the VIPs are gone from here. ``services``: the engine's services."""
+    lines = ["[Service]", "ExecStart=", "ExecStart=" + KEEPALIVED_HA_START]
+    lines += ["ExecStopPost=-%s -D %s" % (IPVSADM_COMMAND, " ".join(service_selector(item.service.key)))
+              for item in services]
+    return "\n".join(lines) + "\n"
 
 
 def render_keepalived(services, router_id, vrrp=None, quorum=None):

@@ -38,6 +38,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._engine_configs import
     EngineService,
     parse_vrrp,
     render_keepalived,
+    render_keepalived_ha_dropin,
     render_ldirectord,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils import _bgp_config
@@ -509,6 +510,8 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
     services = engine_services(cluster, engine)  # refuses what the engine cannot express, netlink too
     config["engine"] = engine
     config["engine_config"] = ""
+    # keepalived's drop-in on a VRRP director (see render_keepalived_ha_dropin), empty otherwise.
+    config["keepalived_ha_dropin"] = ""
     quorum = None
     if ecmp:
         # From the drained table: a drained real's weight does not count towards the quorum.
@@ -522,6 +525,8 @@ def director_config(cluster, host=None, vip_interface="", interfaces=None, defau
                                            vips=[(vip["address"], vip["prefix"], vip["family"])
                                                  for vip in config["vips"]]))
         config["engine_config"] = render_keepalived(services, host or "director", checked_vrrp, quorum)
+        if checked_vrrp:
+            config["keepalived_ha_dropin"] = render_keepalived_ha_dropin(services)
     elif engine == "ldirectord":
         if vrrp:
             raise IpvsValidationError("director_ha", "(set)", "needs director_engine keepalived: ldirectord has no "

@@ -471,6 +471,27 @@ def test_director_plan_leaves_vips_to_vrrp_and_the_table_to_the_engine():
     assert plan([web()], engine="keepalived")["vrrp_notify"] == ""
 
 
+def test_director_plan_with_vrrp_deletes_the_ipvs_services_only_after_keepalived_ended():
+    vrrp = {"virtual_router_id": 51, "priority": 150, "source": "192.0.2.1", "peers": ["192.0.2.2"]}
+    entries = [web(), web(name="dns", port=53, protocol="udp"),
+               web(name="both", vip="192.0.2.101", fwmark=1, fwmark_ports=[80, 443], port=None)]
+    dropin = plan(entries, engine="keepalived", vrrp=vrrp, vip_interface="eth1")["keepalived_ha_dropin"]
+    # keepalived leaves the table alone when it stops (its checker would delete it while the VIPs are still here),
+    # the unit deletes exactly the described services after it.
+    assert dropin.splitlines() == [
+        "[Service]",
+        "ExecStart=",
+        "ExecStart=/usr/sbin/keepalived --dont-fork --dont-release-ipvs $DAEMON_ARGS",
+        "ExecStopPost=-/sbin/ipvsadm -D -t 192.0.2.100:80",
+        "ExecStopPost=-/sbin/ipvsadm -D -u 192.0.2.100:53",
+        "ExecStopPost=-/sbin/ipvsadm -D -f 1",
+    ]
+    # Without VRRP keepalived's own release is right (no VIP moves), and other engines have no drop-in.
+    assert plan(entries, engine="keepalived")["keepalived_ha_dropin"] == ""
+    assert plan(entries, engine="ldirectord")["keepalived_ha_dropin"] == ""
+    assert plan(entries)["keepalived_ha_dropin"] == ""
+
+
 def test_director_plan_without_persistence_restores_no_table():
     assert plan([web()], persist=False)["netstate"]["ipvs_rules"] == ""
 
