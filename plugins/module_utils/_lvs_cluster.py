@@ -598,6 +598,8 @@ def director_plan(cluster, host, facts, options):
       sysctls, nft files, the restore file when the netlink engine owns the table, connection timeouts);
     - ``own_addresses``: the host's addresses (the preflight's NAT gateway check);
     - ``vrrp_notify``: the VRRP notify hook keepalived runs (empty without VRRP);
+    - ``keepalived_ha_dropin``: keepalived's systemd drop-in on a VRRP director of the Debian family (empty
+      otherwise);
     - ``bgp``: the scale-out mode's files (``bird_config``, ``keepalived_dropin``), empty when it is off;
     - ``table_digest``: a hash of the described table (drained reals at weight 0), equal on directors that
       program the same table.
@@ -621,6 +623,10 @@ def director_plan(cluster, host, facts, options):
         bgp_files = {"bird_config": _bgp_config.render_bird(speaker),
                      "keepalived_dropin": _bgp_config.render_keepalived_dropin(speaker.kernel_table, [NETSTATE_UNIT]),
                      "router_id": speaker.router_id}
+    if facts.get("os_family") != "Debian":
+        # The drop-in's command line is that of Debian's keepalived unit (other distributions start keepalived
+        # their own way); elsewhere keepalived releases the table itself when it stops.
+        config["keepalived_ha_dropin"] = ""
     uses_nat = "nat" in config["forwarding_methods"]
     uses_ipv6 = any(vip["family"] == "ipv6" for vip in config["vips"])
     masquerade = bool(config["masquerade_reals"])

@@ -402,7 +402,7 @@ def test_a_broken_ownership_record_is_named(record, words):
 
 
 # The director's plan: what the role's options and the host's facts decide, in Python (the role passes it on).
-FACTS = {"interfaces": ["lo", "eth1", "mgmt0"], "default_ipv4": {"interface": "mgmt0"},
+FACTS = {"os_family": "Debian", "interfaces": ["lo", "eth1", "mgmt0"], "default_ipv4": {"interface": "mgmt0"},
          "all_ipv4_addresses": ["192.0.2.1"], "all_ipv6_addresses": ["2001:db8:1::1"]}
 FILES = {"rules": "/etc/lvs-cluster/director.ipvsadm", "fwmark": "/etc/lvs-cluster/director-fwmark.nft",
          "nat_nft": "/etc/lvs-cluster/director-nat.nft", "vrrp_notify": "/usr/libexec/lvs-cluster-vrrp-notify"}
@@ -490,6 +490,10 @@ def test_director_plan_with_vrrp_deletes_the_ipvs_services_only_after_keepalived
     assert plan(entries, engine="keepalived")["keepalived_ha_dropin"] == ""
     assert plan(entries, engine="ldirectord")["keepalived_ha_dropin"] == ""
     assert plan(entries)["keepalived_ha_dropin"] == ""
+    # Its command line is Debian's unit's: elsewhere keepalived releases the table itself, as before.
+    redhat = cluster.director_plan(parse(entries), "director", dict(FACTS, os_family="RedHat"),
+                                   {"files": FILES, "engine": "keepalived", "vrrp": vrrp, "vip_interface": "eth1"})
+    assert redhat["keepalived_ha_dropin"] == "" and "vrrp_instance" in redhat["engine_config"]
 
 
 def test_director_plan_without_persistence_restores_no_table():
